@@ -2,7 +2,7 @@
 # PATH, without touching the system: when the machine's Node is older, the
 # node@24 package from the npm registry (it carries the binary) goes into
 # .tools/, and pnpm too. Idempotent and quiet when everything is in place.
-set -euo pipefail
+# Callers set their own shell options; this file only defines and exports.
 
 STREAMCELL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export STREAMCELL_ROOT
@@ -35,3 +35,11 @@ if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version 2>/dev/null)" != "$P
   npm install --prefix "$TOOLS/pnpm" --no-save --no-audit --no-fund --loglevel=error "pnpm@$PNPM_VERSION" >&2
   export PATH="$TOOLS/pnpm/node_modules/.bin:$PATH"
 fi
+
+# kafkajs 2.2.4 computes a negative setTimeout delay in its request queue on
+# Node 24, which clamps it to 1 ms (the intended behaviour) but prints a
+# TimeoutNegativeWarning on every client (kafkajs issue #1751, unreleased fix).
+case " ${NODE_OPTIONS:-} " in
+  *TimeoutNegativeWarning*) ;;
+  *) export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--disable-warning=TimeoutNegativeWarning" ;;
+esac
