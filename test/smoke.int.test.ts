@@ -51,7 +51,8 @@ describe('smoke: Kafka consumer group into Redis Lua', () => {
     const allCounted = new Promise<void>((resolve) => {
       void consumer.run({
         autoCommit: false,
-        eachBatch: async ({ batch, resolveOffset, heartbeat, commitOffsetsIfNecessary }) => {
+        eachBatch: async (payload) => {
+          const { batch } = payload;
           partitionsSeen.add(batch.partition);
           for (const message of batch.messages) {
             const { key, seq } = JSON.parse(message.value!.toString()) as { key: string; seq: number };
@@ -60,10 +61,10 @@ describe('smoke: Kafka consumer group into Redis Lua', () => {
             const result = Number(await callLuaScript(env.redis, advance, [`${env.keyPrefix}count:${key}`], [seq, 600]));
             if (result === -1) anomalies.push(`gap at ${key} seq ${seq}`);
             else if (result >= 1) counted += 1;
-            resolveOffset(message.offset);
+            payload.resolveOffset(message.offset);
           }
-          await commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) }] }] });
-          await heartbeat();
+          await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition: batch.partition, offset: String(Number(batch.lastOffset()) + 1) }] }] });
+          await payload.heartbeat();
           if (counted >= MESSAGES) resolve();
         },
       });

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { decodeRecord, encodeGuard, encodeRecord, fnv1a32, guardOf, modelVersionHash, RECORD_HEADER_BYTES, type StateRecord } from '../src/index.ts';
+
+function lstmRecord(layers: number, hidden: number, horizon: number, outputSize: number): StateRecord {
+  const s = 2 * layers * hidden;
+  return {
+    modelHash: modelVersionHash('sensor-lstm', '3'),
+    topicHash: fnv1a32('events'),
+    partition: 11,
+    offset: 2 ** 40 + 3,
+    lastEventTs: 1764219600000,
+    steps: 12345,
+    state: Float32Array.from({ length: s }, (_, i) => Math.sin(i) * 1e-3),
+    forecasts: Float32Array.from({ length: horizon * outputSize }, (_, i) => i - 0.5),
+    forecastSlots: horizon,
+    forecastsKnown: 2,
+  };
+}
+
+describe('state record codec', () => {
+  it('round-trips every field and every float bit for bit', () => {
+    const r = lstmRecord(2, 64, 4, 8);
+    const back = decodeRecord(encodeRecord(r));
+    expect(back).toEqual(r);
+  });
+
+  it('stays within the size budget 2 x layers x hidden x 4 + horizon x outputSize x 4 + 64 for LSTM', () => {
+    for (const [layers, hidden, horizon, out] of [[1, 32, 1, 1], [2, 64, 4, 8], [3, 128, 12, 24]] as const) {
+      const bytes = encodeRecord(lstmRecord(layers, hidden, horizon, out)).length;
+      expect(bytes).toBeLessThanOrEqual(2 * layers * hidden * 4 + horizon * out * 4 + 64);
+      expect(bytes).toBe(RECORD_HEADER_BYTES + 4 * (2 * layers * hidden + horizon * out));
+    }
+  });
+
+  it('puts the guard of the applied event at bytes 8..23', () => {
+    const r = lstmRecord(1, 4, 1, 1);
+    const b = encodeRecord(r);
+    expect(guardOf(b)).toEqual(encodeGuard('events', 11, 2 ** 40 + 3));
+  });
+
+  it('refuses bytes that are not a record, with a reason', () => {
+    const good = encodeRecord(lstmRecord(1, 4, 2, 2));
+    expect(decodeRecord(good.subarray(0, 10))).toMatch(/header/);
+    expect(decodeRecord(Buffer.from('x'.repeat(80)))).toMatch(/not a streamcell/);
+    expect(decodeRecord(good.subarray(0, good.length - 4))).toMatch(/describes/);
+    const future = Buffer.from(good);
+    future[2] = 9;
+    expect(decodeRecord(future)).toMatch(/format 9/);
+  });
+
+  it('hashes with FNV-1a over UTF-8', () => {
+    // Published FNV-1a 32-bit test vectors.
+    expect(fnv1a32('')).toBe(0x811c9dc5);
+    expect(fnv1a32('a')).toBe(0xe40c292c);
+    expect(fnv1a32('foobar')).toBe(0xbf9cf968);
+  });
+});
