@@ -11,14 +11,14 @@
  *   24-31  f64 last event time (epoch ms)
  *   32-39  f64 steps taken
  *   40-43  u32 state floats S (h of every layer, then c of every layer for LSTM)
- *   44-47  u32 floats per forecast F (the head's output size)
- *   48-51  u32 forecast slots R (the model's horizon)
- *   52-55  u32 forecasts known (0..R)
- *   56-63  reserved
- *   64-    S float32 state, then R x F float32: the last R forecasts, newest first
+ *   44-47  u32 scoring floats N
+ *   48-51  u32 events of scoring history known (0 for a new stream)
+ *   52-63  reserved
+ *   64-    S float32 state, then N float32 scoring history
  *
- * So a record is 64 + 4 x (S + R x F) bytes: for LSTM at most
- * 2 x layers x hidden x 4 + horizon x outputSize x 4 + 64.
+ * The scoring history is what the worker needs to score forecasts when the
+ * actual values arrive (the forecasts still pending and the last actuals);
+ * its layout belongs to the worker, the codec only carries it.
  */
 
 /** Bytes before the floats. */
@@ -43,10 +43,10 @@ export interface StateRecord {
   steps: number;
   /** [S] h of every layer, then c of every layer for LSTM. */
   state: Float32Array;
-  /** [R x F] last forecasts, newest first; only `forecastsKnown` of them are real. */
-  forecasts: Float32Array;
-  forecastSlots: number;
-  forecastsKnown: number;
+  /** [N] pending forecasts and recent actuals, laid out by the worker. */
+  scoring: Float32Array;
+  /** How many past events the scoring history covers. */
+  historyKnown: number;
 }
 
 /** FNV-1a over UTF-8: small, stable across processes and languages. */
@@ -75,10 +75,7 @@ export function encodeGuard(topic: string, partition: number, offset: number): B
 
 /** Serialises a record. */
 export function encodeRecord(r: StateRecord): Buffer {
-  const floats = r.state.length + r.forecasts.length;
-  if (r.forecasts.length % Math.max(1, r.forecastSlots) !== 0) {
-    throw new RangeError(`forecasts length ${r.forecasts.length} is not a multiple of ${r.forecastSlots} slots`);
-  }
+  const floats = r.state.length + r.scoring.length;
   const b = Buffer.alloc(RECORD_HEADER_BYTES + 4 * floats);
   b[0] = MAGIC0;
   b[1] = MAGIC1;
@@ -90,12 +87,11 @@ export function encodeRecord(r: StateRecord): Buffer {
   b.writeDoubleLE(r.lastEventTs, 24);
   b.writeDoubleLE(r.steps, 32);
   b.writeUInt32LE(r.state.length, 40);
-  b.writeUInt32LE(r.forecastSlots === 0 ? 0 : r.forecasts.length / r.forecastSlots, 44);
-  b.writeUInt32LE(r.forecastSlots, 48);
-  b.writeUInt32LE(r.forecastsKnown, 52);
+  b.writeUInt32LE(r.scoring.length, 44);
+  b.writeUInt32LE(r.historyKnown, 48);
   const f = new Float32Array(b.buffer, b.byteOffset + RECORD_HEADER_BYTES, floats);
   f.set(r.state, 0);
-  f.set(r.forecasts, r.state.length);
+  f.set(r.scoring, r.state.length);
   return b;
 }
 
@@ -110,12 +106,9 @@ export function decodeRecord(b: Uint8Array): StateRecord | string {
   if (b[2] !== FORMAT_VERSION) return `state record format ${b[2]} is not supported`;
   const v = new DataView(b.buffer, b.byteOffset, b.length);
   const s = v.getUint32(40, true);
-  const perForecast = v.getUint32(44, true);
-  const slots = v.getUint32(48, true);
-  const known = v.getUint32(52, true);
-  const floats = s + perForecast * slots;
+  const n = v.getUint32(44, true);
+  const floats = s + n;
   if (b.length !== RECORD_HEADER_BYTES + 4 * floats) return `record is ${b.length} bytes; its header describes ${RECORD_HEADER_BYTES + 4 * floats}`;
-  if (known > slots) return `record claims ${known} known forecasts of ${slots} slots`;
   // Copy out: the source buffer may be pooled or unaligned.
   const all = new Float32Array(floats);
   new Uint8Array(all.buffer).set(b.subarray(RECORD_HEADER_BYTES));
@@ -127,9 +120,8 @@ export function decodeRecord(b: Uint8Array): StateRecord | string {
     lastEventTs: v.getFloat64(24, true),
     steps: v.getFloat64(32, true),
     state: all.subarray(0, s),
-    forecasts: all.subarray(s),
-    forecastSlots: slots,
-    forecastsKnown: known,
+    scoring: all.subarray(s),
+    historyKnown: v.getUint32(48, true),
   };
 }
 

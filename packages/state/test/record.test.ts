@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeRecord, encodeGuard, encodeRecord, fnv1a32, guardOf, modelVersionHash, RECORD_HEADER_BYTES, type StateRecord } from '../src/index.ts';
 
-function lstmRecord(layers: number, hidden: number, horizon: number, outputSize: number): StateRecord {
+function lstmRecord(layers: number, hidden: number, horizon: number, targets: number): StateRecord {
   const s = 2 * layers * hidden;
   return {
     modelHash: modelVersionHash('sensor-lstm', '3'),
@@ -11,24 +11,25 @@ function lstmRecord(layers: number, hidden: number, horizon: number, outputSize:
     lastEventTs: 1764219600000,
     steps: 12345,
     state: Float32Array.from({ length: s }, (_, i) => Math.sin(i) * 1e-3),
-    forecasts: Float32Array.from({ length: horizon * outputSize }, (_, i) => i - 0.5),
-    forecastSlots: horizon,
-    forecastsKnown: 2,
+    // The worker keeps the forecasts still pending, H(H+1)/2 x targets, and the last H actuals.
+    scoring: Float32Array.from({ length: ((horizon * (horizon + 1)) / 2) * targets + horizon * targets }, (_, i) => i - 0.5),
+    historyKnown: 2,
   };
 }
 
 describe('state record codec', () => {
   it('round-trips every field and every float bit for bit', () => {
-    const r = lstmRecord(2, 64, 4, 8);
+    const r = lstmRecord(2, 64, 4, 2);
     const back = decodeRecord(encodeRecord(r));
     expect(back).toEqual(r);
   });
 
-  it('stays within the size budget 2 x layers x hidden x 4 + horizon x outputSize x 4 + 64 for LSTM', () => {
-    for (const [layers, hidden, horizon, out] of [[1, 32, 1, 1], [2, 64, 4, 8], [3, 128, 12, 24]] as const) {
-      const bytes = encodeRecord(lstmRecord(layers, hidden, horizon, out)).length;
-      expect(bytes).toBeLessThanOrEqual(2 * layers * hidden * 4 + horizon * out * 4 + 64);
-      expect(bytes).toBe(RECORD_HEADER_BYTES + 4 * (2 * layers * hidden + horizon * out));
+  it('stays within the size budget 2 x layers x hidden x 4 + horizon x outputSize x 4 + 64 for LSTM from horizon 3 on', () => {
+    for (const [layers, hidden, horizon, targets] of [[1, 32, 3, 1], [2, 64, 4, 2], [3, 128, 12, 5]] as const) {
+      const r = lstmRecord(layers, hidden, horizon, targets);
+      const bytes = encodeRecord(r).length;
+      expect(bytes).toBeLessThanOrEqual(2 * layers * hidden * 4 + horizon * (horizon * targets) * 4 + 64);
+      expect(bytes).toBe(RECORD_HEADER_BYTES + 4 * (r.state.length + r.scoring.length));
     }
   });
 
@@ -39,7 +40,7 @@ describe('state record codec', () => {
   });
 
   it('refuses bytes that are not a record, with a reason', () => {
-    const good = encodeRecord(lstmRecord(1, 4, 2, 2));
+    const good = encodeRecord(lstmRecord(1, 4, 2, 1));
     expect(decodeRecord(good.subarray(0, 10))).toMatch(/header/);
     expect(decodeRecord(Buffer.from('x'.repeat(80)))).toMatch(/not a streamcell/);
     expect(decodeRecord(good.subarray(0, good.length - 4))).toMatch(/describes/);

@@ -14,9 +14,8 @@ export function record(offset: number, fill: number): StateRecord {
     lastEventTs: 1000 + offset,
     steps: offset + 1,
     state: new Float32Array([fill, fill + 1, fill + 2, fill + 3]),
-    forecasts: new Float32Array([fill, -fill]),
-    forecastSlots: 1,
-    forecastsKnown: 1,
+    scoring: new Float32Array([fill, -fill]),
+    historyKnown: 1,
   };
 }
 

@@ -1,0 +1,101 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every metric the worker exports. Names read `streamcell_<what>_<unit>`;
+ * labels are bounded sets (topic, partition, model, code, reason, step,
+ * target), never a stream id.
+ */
+export interface WorkerMetrics {
+  readonly registry: Registry;
+  readonly eventsIn: Counter<'topic'>;
+  readonly forecastsOut: Counter<'model'>;
+  readonly deadLetters: Counter<'code'>;
+  readonly batchSize: Histogram;
+  readonly stepSeconds: Histogram<'model'>;
+  readonly redisSeconds: Histogram<'op'>;
+  readonly eventLatencySeconds: Histogram;
+  readonly appendLatencySeconds: Histogram;
+  readonly stateConflicts: Counter;
+  readonly stateResets: Counter<'reason'>;
+  readonly replaySkipped: Counter;
+  readonly crossPartitionEvents: Counter;
+  readonly modelsLoaded: Gauge<'model' | 'version'>;
+  readonly modelLoadFailures: Counter<'model'>;
+  readonly consumerLag: Gauge<'topic' | 'partition'>;
+  readonly forecastAbsError: Counter<'model' | 'step' | 'target'>;
+  readonly naiveAbsError: Counter<'model' | 'step' | 'target'>;
+  readonly forecastsScored: Counter<'model' | 'step' | 'target'>;
+  readonly lifecycle: Gauge<'state'>;
+}
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** Registers the worker's metrics (and Node's process metrics) on a fresh registry. */
+export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}): WorkerMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'streamcell_worker_' });
+  const registers = [registry];
+  return {
+    registry,
+    eventsIn: new Counter({ name: 'streamcell_events_total', help: 'Events consumed, valid or not', labelNames: ['topic'], registers }),
+    forecastsOut: new Counter({ name: 'streamcell_forecasts_total', help: 'Forecasts published', labelNames: ['model'], registers }),
+    deadLetters: new Counter({ name: 'streamcell_dead_letters_total', help: 'Events refused, by reason code', labelNames: ['code'], registers }),
+    batchSize: new Histogram({
+      name: 'streamcell_batch_size_events',
+      help: 'Events per partition batch',
+      buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000],
+      registers,
+    }),
+    stepSeconds: new Histogram({
+      name: 'streamcell_step_seconds',
+      help: 'Time in the recurrent kernel per partition batch',
+      labelNames: ['model'],
+      buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+      registers,
+    }),
+    redisSeconds: new Histogram({
+      name: 'streamcell_redis_round_trip_seconds',
+      help: 'Redis round trips (load = one pipelined read of a batch, save = one pipelined compare-and-set)',
+      labelNames: ['op'],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      registers,
+    }),
+    eventLatencySeconds: new Histogram({
+      name: 'streamcell_event_to_forecast_seconds',
+      help: 'From the event time (ts) to the forecast being acknowledged by Kafka',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    appendLatencySeconds: new Histogram({
+      name: 'streamcell_append_to_forecast_seconds',
+      help: 'From the Kafka append time of the event to the forecast being acknowledged',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    stateConflicts: new Counter({ name: 'streamcell_state_conflicts_total', help: 'State compare-and-set conflicts (another worker wrote the stream)', registers }),
+    stateResets: new Counter({ name: 'streamcell_state_resets_total', help: 'States started afresh, by reason', labelNames: ['reason'], registers }),
+    replaySkipped: new Counter({ name: 'streamcell_replayed_events_skipped_total', help: 'Events already in the saved state (redelivered after a crash or rebalance)', registers }),
+    crossPartitionEvents: new Counter({
+      name: 'streamcell_cross_partition_events_total',
+      help: 'Events applied from another topic or partition than the stream last saw (producer not keying by stream)',
+      registers,
+    }),
+    modelsLoaded: new Gauge({ name: 'streamcell_models_loaded', help: 'Models serving, 1 per name and version', labelNames: ['model', 'version'], registers }),
+    modelLoadFailures: new Counter({ name: 'streamcell_model_load_failures_total', help: 'Model versions that could not be loaded', labelNames: ['model'], registers }),
+    consumerLag: new Gauge({ name: 'streamcell_consumer_lag_messages', help: 'Messages between the committed offset and the end of the partition', labelNames: ['topic', 'partition'], registers }),
+    forecastAbsError: new Counter({
+      name: 'streamcell_forecast_abs_error_sum',
+      help: 'Sum of |actual - forecast| by model, horizon step and target (divide by streamcell_forecasts_scored_total)',
+      labelNames: ['model', 'step', 'target'],
+      registers,
+    }),
+    naiveAbsError: new Counter({
+      name: 'streamcell_naive_abs_error_sum',
+      help: 'Sum of |actual - persistence forecast| for the same events (naive baseline)',
+      labelNames: ['model', 'step', 'target'],
+      registers,
+    }),
+    forecastsScored: new Counter({ name: 'streamcell_forecasts_scored_total', help: 'Forecasts scored against their actual', labelNames: ['model', 'step', 'target'], registers }),
+    lifecycle: new Gauge({ name: 'streamcell_worker_state', help: '1 for the lifecycle state the worker is in', labelNames: ['state'], registers }),
+  };
+}

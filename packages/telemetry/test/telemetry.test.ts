@@ -1,0 +1,52 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createLogger, createWorkerMetrics, redactUrl, startHealthServer } from '../src/index.ts';
+
+describe('logger', () => {
+  it('writes JSON lines with structured fields and redacts secrets', async () => {
+    const out = new PassThrough();
+    const lines: string[] = [];
+    out.on('data', (d: Buffer) => lines.push(...d.toString().trim().split('\n')));
+    const log = createLogger({ name: 'worker', destination: out }).child({ component: 'pipeline' });
+    log.info({ stream: 's-1', partition: 3, config: { GATEWAY_TOKEN: 'hunter2' } }, 'stepped');
+    await new Promise((r) => setImmediate(r));
+    const line = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(line).toMatchObject({ level: 'info', name: 'worker', component: 'pipeline', stream: 's-1', partition: 3, msg: 'stepped' });
+    expect(JSON.stringify(line)).not.toContain('hunter2');
+  });
+
+  it('hides passwords in URLs', () => {
+    expect(redactUrl('redis://default:s3cret@cache:6379/0')).toBe('redis://default:***@cache:6379/0');
+    expect(redactUrl('not a url')).toBe('not a url');
+  });
+});
+
+describe('health server', () => {
+  it('serves metrics, health and readiness', async () => {
+    const metrics = createWorkerMetrics();
+    metrics.deadLetters.inc({ code: 'schema' }, 2);
+    let ready = false;
+    const server = await startHealthServer({ port: 0, host: '127.0.0.1', registry: metrics.registry, probe: { healthy: () => true, ready: () => ready, details: () => ({ state: 'starting' }) } });
+    try {
+      const base = `http://127.0.0.1:${server.port}`;
+      const text = await (await fetch(`${base}/metrics`)).text();
+      expect(text).toContain('streamcell_dead_letters_total{code="schema"} 2');
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      const notReady = await fetch(`${base}/readyz`);
+      expect(notReady.status).toBe(503);
+      expect(await notReady.json()).toEqual({ status: 'not ready', state: 'starting' });
+      ready = true;
+      expect((await fetch(`${base}/readyz`)).status).toBe(200);
+      expect((await fetch(`${base}/nope`)).status).toBe(404);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('names every metric streamcell_*', async () => {
+    const metrics = createWorkerMetrics({ defaultMetrics: false });
+    const names = (await metrics.registry.getMetricsAsJSON()).map((m) => m.name);
+    expect(names.length).toBeGreaterThan(15);
+    for (const n of names) expect(n).toMatch(/^streamcell_[a-z_]+$/);
+  });
+});
