@@ -1,0 +1,5 @@
+import { predictCommand } from './predict.ts';
+import type { Command } from './types.ts';
+
+/** Every subcommand, in the order `streamcell --help` lists them. Add new ones here. */
+export const COMMANDS: readonly Command[] = [predictCommand];
