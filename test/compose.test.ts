@@ -121,10 +121,21 @@ describe('deploy/docker/Dockerfile', () => {
     expect(['root', '0']).not.toContain(user);
   });
 
-  it('installs the pnpm version the workspace pins and deploys with pnpm deploy', () => {
+  it('installs the pnpm version the workspace pins, and only the service\'s production dependencies from the lockfile', () => {
     const pinned = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { packageManager: string }).packageManager;
     expect(dockerfile).toContain(`PNPM_VERSION=${pinned.replace('pnpm@', '')}`);
-    expect(dockerfile).toMatch(/pnpm .*deploy/);
+    expect(dockerfile).toMatch(/pnpm install --frozen-lockfile --prod --filter "@streamcell\/\$\{SERVICE\}\.\.\."/);
+  });
+
+  it('starts each built service with the entry its package.json names', () => {
+    for (const [, svc] of services) {
+      const target = builtService(svc);
+      if (target === undefined) continue;
+      const pkg = JSON.parse(readFileSync(join(ROOT, 'services', target, 'package.json'), 'utf8')) as { scripts: { start: string } };
+      expect(pkg.scripts.start).toBe('node src/main.ts');
+      expect(existsSync(join(ROOT, 'services', target, 'src', 'main.ts'))).toBe(true);
+    }
+    expect(dockerfile).toContain('CMD ["node", "src/main.ts"]');
   });
 
   it('copies only paths that exist in the repository', () => {

@@ -1,0 +1,89 @@
+/**
+ * Assembles a worker from its configuration: Kafka and Redis when
+ * KAFKA_BROKERS and REDIS_URL are set, otherwise the embedded pair (an
+ * in-memory log and state store in this process) behind the same interfaces.
+ */
+import { hostname } from 'node:os';
+import { Redis } from 'ioredis';
+import { StreamcellError } from '@streamcell/protocol';
+import { MemoryStateStore, RedisStateStore, type StateStore } from '@streamcell/state';
+import { KafkaSink, KafkaSource, MemoryLog, ensureTopics, type Sink, type Source } from '@streamcell/streams';
+import { createWorkerMetrics, type Logger, type WorkerMetrics } from '@streamcell/telemetry';
+import { deadLetterTopic } from '@streamcell/protocol';
+import type { WorkerConfig } from './config.ts';
+import { ModelRegistry } from './models.ts';
+import { Worker } from './worker.ts';
+
+/** A worker and, in embedded mode, the in-memory log it runs on. */
+export interface BuiltWorker {
+  readonly worker: Worker;
+  readonly metrics: WorkerMetrics;
+  /** Set in embedded mode: feed events in and read forecasts out through it. */
+  readonly memoryLog: MemoryLog | undefined;
+  /** Stops the lag gauge refresh. */
+  readonly dispose: () => void;
+}
+
+/** Every topic the worker reads or writes. */
+export function workerTopics(config: WorkerConfig): { topic: string; partitions: number }[] {
+  const names = [...config.eventsTopics, config.forecastsTopic, ...config.eventsTopics.map(deadLetterTopic)];
+  return names.map((topic) => ({ topic, partitions: config.topicPartitions }));
+}
+
+/** Builds (does not start) a worker for `config`. */
+export async function buildWorker(config: WorkerConfig, log: Logger): Promise<BuiltWorker> {
+  const metrics = createWorkerMetrics();
+  const models = new ModelRegistry({ dir: config.modelsDir, maxBatch: config.maxKernelBatch, log: log.child({ component: 'models' }), metrics });
+  const streamsLog = log.child({ component: 'kafka' });
+  let source: Source;
+  let sink: Sink;
+  let store: StateStore;
+  let memoryLog: MemoryLog | undefined;
+
+  if (config.kafkaBrokers && config.redisUrl) {
+    const clientId = `streamcell-worker-${hostname()}-${process.pid}`;
+    if (config.createTopics) {
+      const result = await ensureTopics({ brokers: config.kafkaBrokers, clientId, logger: streamsLog }, workerTopics(config));
+      if (result.created.length > 0) log.info({ topics: result.created }, 'created topics');
+    }
+    source = new KafkaSource({
+      brokers: config.kafkaBrokers,
+      clientId,
+      groupId: config.consumerGroup,
+      topics: config.eventsTopics,
+      fromBeginning: true,
+      partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
+      logger: streamsLog,
+    });
+    sink = new KafkaSink({ brokers: config.kafkaBrokers, clientId, logger: streamsLog });
+    const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3, enableAutoPipelining: false, lazyConnect: true });
+    redis.on('error', (err: Error) => log.warn({ component: 'redis', err: err.message }, 'redis connection error'));
+    try {
+      await redis.connect();
+    } catch (err) {
+      throw new StreamcellError('redis_unavailable', `cannot reach Redis at ${new URL(config.redisUrl).host}: ${(err as Error).message}`, { cause: err });
+    }
+    store = new RedisStateStore(redis);
+  } else {
+    memoryLog = new MemoryLog({ topics: workerTopics(config) });
+    source = memoryLog.source({
+      groupId: config.consumerGroup,
+      topics: config.eventsTopics,
+      fromBeginning: true,
+      partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
+      logger: streamsLog,
+    });
+    sink = memoryLog.sink();
+    store = new MemoryStateStore();
+  }
+
+  const worker = new Worker({ config, source, sink, store, models, metrics, log });
+  // Lag per partition, refreshed from the source's view after each batch.
+  const lagTimer = setInterval(() => {
+    for (const l of source.lag?.() ?? []) {
+      metrics.consumerLag.set({ topic: l.topic, partition: String(l.partition) }, Number(l.lag));
+    }
+  }, 1000);
+  lagTimer.unref();
+  return { worker, metrics, memoryLog, dispose: () => clearInterval(lagTimer) };
+}

@@ -1,0 +1,449 @@
+/**
+ * One partition batch through the data path (docs/architecture.md):
+ *
+ *   decode -> group by (model, stream) -> load all states (one round trip)
+ *   -> skip what the state already holds -> step in waves across streams
+ *   -> publish forecasts and dead letters (one send) -> save with
+ *   compare-and-set (one round trip; conflicts are reloaded and redone)
+ *   -> commit.
+ *
+ * Bad data never throws out of here: it becomes a dead letter. What does
+ * throw (Kafka or Redis unavailable) leaves the batch uncommitted, so the
+ * source delivers it again and the state protocol makes the replay harmless.
+ */
+import {
+  DEAD_LETTER_CODES,
+  IDEMPOTENCY_HEADER,
+  deadLetter,
+  deadLetterTopic,
+  decodeEvent,
+  encodeForecast,
+  forecastSteps,
+  idempotencyKey,
+  isStreamcellError,
+  readFeatureValues,
+  type DeadLetterCode,
+  type ForecastMessage,
+} from '@streamcell/protocol';
+import { SAVE_RESULT, decodeRecord, encodeRecord, fnv1a32, guardOf, type StateStore } from '@streamcell/state';
+import type { BatchControl, InboundBatch, InboundMessage, OutboundMessage, OutboundRecords, Sink } from '@streamcell/streams';
+import type { Logger, WorkerMetrics } from '@streamcell/telemetry';
+import type { WorkerConfig } from './config.ts';
+import type { ModelSnapshot, ServingModel } from './models.ts';
+import { errorSums, scoreAndShift, scoringLayout, type ErrorSums, type ScoringLayout } from './scoring.ts';
+
+/** The settings a pipeline uses. */
+export type PipelineConfig = Pick<
+  WorkerConfig,
+  'forecastsTopic' | 'topicModels' | 'defaultModel' | 'acceptOutOfOrder' | 'stateTtlMs' | 'stateKeyPrefix' | 'maxEventBytes'
+>;
+
+/** What a pipeline is wired to. */
+export interface PipelineDeps {
+  readonly store: StateStore;
+  readonly sink: Sink;
+  readonly models: () => ModelSnapshot;
+  readonly metrics: WorkerMetrics;
+  readonly log: Logger;
+  readonly config: PipelineConfig;
+  readonly now?: () => number;
+}
+
+/** Compare-and-set rounds before a batch gives up (and is redelivered). */
+const MAX_SAVE_ATTEMPTS = 5;
+
+interface PendingEvent {
+  readonly msg: InboundMessage;
+  readonly offset: number;
+  readonly ts: number;
+  readonly reset: boolean;
+  readonly end: boolean;
+  /** Feature values in raw units (actuals are read from here). */
+  readonly raw: Float64Array;
+  /** Scaled input row, float32 as the kernel takes it. */
+  readonly scaled: Float32Array;
+}
+
+interface StreamWork {
+  readonly key: string;
+  readonly stream: string;
+  readonly model: ServingModel;
+  readonly layout: ScoringLayout;
+  readonly events: PendingEvent[];
+  // From the stored record, refreshed on every (re)load.
+  loadedGuard: Buffer | null;
+  hasRecord: boolean;
+  state: Float32Array;
+  history: Float32Array;
+  known: number;
+  topicHash: number;
+  partition: number;
+  offset: number;
+  lastTs: number;
+  steps: number;
+  deleted: boolean;
+  toApply: PendingEvent[];
+}
+
+interface Outgoing {
+  readonly forecasts: OutboundMessage[];
+  readonly deadLetters: Map<string, OutboundMessage[]>;
+  /** Event and append times of the forecasts, for the latency metrics. */
+  readonly times: number[];
+  /** Forecasts per model name. */
+  readonly perModel: Map<string, number>;
+}
+
+function newOutgoing(): Outgoing {
+  return { forecasts: [], deadLetters: new Map(), times: [], perModel: new Map() };
+}
+
+/** The state key of a stream under a model. */
+export function stateKey(prefix: string, model: string, stream: string): string {
+  return `${prefix}state:${model}:${stream}`;
+}
+
+/** Handles partition batches; one instance per worker, shared by all partitions. */
+export class BatchPipeline {
+  readonly #d: PipelineDeps;
+  readonly #now: () => number;
+  readonly #log: Logger;
+
+  constructor(deps: PipelineDeps) {
+    this.#d = deps;
+    this.#now = deps.now ?? Date.now;
+    this.#log = deps.log.child({ component: 'pipeline' });
+  }
+
+  /** Runs one batch end to end and commits it; see the file comment. */
+  async handle(batch: InboundBatch, control: BatchControl): Promise<void> {
+    if (batch.messages.length === 0) return;
+    const { metrics } = this.#d;
+    const snapshot = this.#d.models();
+    metrics.batchSize.observe(batch.messages.length);
+    metrics.eventsIn.inc({ topic: batch.topic }, batch.messages.length);
+
+    let out = newOutgoing();
+    let works = this.#decode(batch, snapshot, out);
+    // Streams redone after a conflict are scored again; conflicts are rare
+    // (rebalances) and counted, so the error metrics tolerate that.
+    const sums = new Map<ServingModel, ErrorSums>();
+
+    for (let attempt = 1; works.length > 0; attempt++) {
+      if (attempt > MAX_SAVE_ATTEMPTS) {
+        throw new Error(`state of ${works.length} streams kept changing under partition ${batch.topic}/${batch.partition}; giving the batch back`);
+      }
+      await this.#load(works);
+      for (const w of works) this.#plan(w, out);
+      this.#step(works, out, sums);
+      await this.#publish(out);
+      out = newOutgoing();
+      await control.heartbeat();
+      works = await this.#save(works);
+      if (works.length > 0) {
+        metrics.stateConflicts.inc(works.length);
+        this.#log.warn({ partition: batch.partition, topic: batch.topic, streams: works.length, attempt }, 'state changed under us; reloading and redoing those streams');
+      }
+    }
+    this.#recordErrors(sums);
+    if (control.isStale()) {
+      this.#log.info({ topic: batch.topic, partition: batch.partition }, 'partition was reassigned; leaving the commit to its new owner');
+      return;
+    }
+    const last = batch.messages[batch.messages.length - 1]!;
+    await control.commit((BigInt(last.offset) + 1n).toString());
+  }
+
+  #decode(batch: InboundBatch, snapshot: ModelSnapshot, out: Outgoing): StreamWork[] {
+    const { config } = this.#d;
+    const fallbackModel = config.defaultModel ?? (snapshot.size === 1 ? [...snapshot.keys()][0] : undefined);
+    const works = new Map<string, StreamWork>();
+    for (const msg of batch.messages) {
+      const decoded = decodeEvent(msg.value, msg.key, { maxEventBytes: config.maxEventBytes, fallbackTs: msg.timestamp });
+      if (!decoded.ok) {
+        this.#deadLetter(out, msg, decoded.code, decoded.message);
+        continue;
+      }
+      const e = decoded.event;
+      const modelName = e.model ?? config.topicModels.get(msg.topic) ?? fallbackModel;
+      const model = modelName === undefined ? undefined : snapshot.get(modelName);
+      if (!model) {
+        const why = modelName === undefined ? 'the event names no model and no default is configured' : `model "${modelName.slice(0, 64)}" is not loaded`;
+        this.#deadLetter(out, msg, 'unknown_model', why);
+        continue;
+      }
+      const { features, inputSize } = model.manifest;
+      const raw = new Float64Array(inputSize);
+      const bad = readFeatureValues(e.values, features, raw);
+      if (bad) {
+        this.#deadLetter(out, msg, bad.code, bad.message);
+        continue;
+      }
+      const scaled = new Float32Array(inputSize);
+      try {
+        model.scaler.scaleRow(raw, scaled);
+      } catch (err) {
+        if (isStreamcellError(err) && (DEAD_LETTER_CODES as readonly string[]).includes(err.code)) {
+          this.#deadLetter(out, msg, err.code as DeadLetterCode, err.message);
+          continue;
+        }
+        throw err;
+      }
+      const key = stateKey(config.stateKeyPrefix, model.name, e.stream);
+      let w = works.get(key);
+      if (!w) {
+        const layout = scoringLayout(model.manifest.horizon, model.manifest.targets.length);
+        w = {
+          key,
+          stream: e.stream,
+          model,
+          layout,
+          events: [],
+          loadedGuard: null,
+          hasRecord: false,
+          state: new Float32Array(model.stateSize),
+          history: new Float32Array(layout.size),
+          known: 0,
+          topicHash: 0,
+          partition: -1,
+          offset: -1,
+          lastTs: Number.NEGATIVE_INFINITY,
+          steps: 0,
+          deleted: false,
+          toApply: [],
+        };
+        works.set(key, w);
+      }
+      w.events.push({ msg, offset: Number(msg.offset), ts: e.ts, reset: e.reset, end: e.end, raw, scaled });
+    }
+    return [...works.values()];
+  }
+
+  async #load(works: StreamWork[]): Promise<void> {
+    const t0 = performance.now();
+    const raws = await this.#d.store.load(works.map((w) => w.key));
+    this.#d.metrics.redisSeconds.observe({ op: 'load' }, (performance.now() - t0) / 1000);
+    for (let i = 0; i < works.length; i++) this.#init(works[i]!, raws[i] ?? null);
+  }
+
+  #init(w: StreamWork, raw: Buffer | null): void {
+    const { metrics } = this.#d;
+    w.loadedGuard = raw === null ? null : guardOf(raw);
+    w.hasRecord = raw !== null;
+    w.state.fill(0);
+    w.history.fill(0);
+    w.known = 0;
+    w.topicHash = 0;
+    w.partition = -1;
+    w.offset = -1;
+    w.lastTs = Number.NEGATIVE_INFINITY;
+    w.steps = 0;
+    w.deleted = false;
+    w.toApply = [];
+    if (raw === null) return;
+    const rec = decodeRecord(raw);
+    if (typeof rec === 'string') {
+      metrics.stateResets.inc({ reason: 'unreadable' });
+      this.#log.warn({ key: w.key, reason: rec }, 'stored state unreadable; starting the stream afresh');
+      return;
+    }
+    // The coordinates stay even when the state resets: they say which events are in it.
+    w.topicHash = rec.topicHash;
+    w.partition = rec.partition;
+    w.offset = rec.offset;
+    w.lastTs = rec.lastEventTs;
+    if (rec.modelHash !== w.model.hash) {
+      metrics.stateResets.inc({ reason: 'model_version' });
+      return;
+    }
+    if (rec.state.length !== w.state.length || rec.scoring.length !== w.history.length) {
+      metrics.stateResets.inc({ reason: 'shape' });
+      return;
+    }
+    w.state.set(rec.state);
+    w.history.set(rec.scoring);
+    w.known = rec.historyKnown;
+    w.steps = rec.steps;
+  }
+
+  /** Decides which events to step: not those already in the state, not those out of order. */
+  #plan(w: StreamWork, out: Outgoing): void {
+    const { metrics, config } = this.#d;
+    let lastTs = w.lastTs;
+    for (const ev of w.events) {
+      const topicHash = fnv1a32(ev.msg.topic);
+      const samePartition = w.hasRecord && topicHash === w.topicHash && ev.msg.partition === w.partition;
+      if (samePartition && ev.offset <= w.offset) {
+        metrics.replaySkipped.inc();
+        continue;
+      }
+      if (!ev.reset && ev.ts < lastTs && !config.acceptOutOfOrder) {
+        this.#deadLetter(out, ev.msg, 'out_of_order', `event time ${new Date(ev.ts).toISOString()} is before the stream's last event at ${new Date(lastTs).toISOString()}`);
+        continue;
+      }
+      if (w.hasRecord && w.partition >= 0 && !samePartition) metrics.crossPartitionEvents.inc();
+      lastTs = ev.reset ? ev.ts : Math.max(lastTs, ev.ts);
+      w.toApply.push(ev);
+    }
+  }
+
+  /** Wave k steps the k-th pending event of every stream, batched per model. */
+  #step(works: StreamWork[], out: Outgoing, sums: Map<ServingModel, ErrorSums>): void {
+    const { metrics } = this.#d;
+    const waves = Math.max(0, ...works.map((w) => w.toApply.length));
+    const stepSeconds = new Map<ServingModel, number>();
+    for (let k = 0; k < waves; k++) {
+      const byModel = new Map<ServingModel, StreamWork[]>();
+      for (const w of works) {
+        if (w.toApply.length <= k) continue;
+        const list = byModel.get(w.model);
+        if (list) list.push(w);
+        else byModel.set(w.model, [w]);
+      }
+      for (const [model, list] of byModel) {
+        const max = model.stepper.maxBatch;
+        for (let from = 0; from < list.length; from += max) {
+          const chunk = list.slice(from, from + max);
+          const seconds = this.#stepChunk(model, chunk, k, out, sums);
+          stepSeconds.set(model, (stepSeconds.get(model) ?? 0) + seconds);
+        }
+      }
+    }
+    for (const [model, s] of stepSeconds) metrics.stepSeconds.observe({ model: model.name }, s);
+  }
+
+  #stepChunk(model: ServingModel, chunk: StreamWork[], k: number, out: Outgoing, sums: Map<ServingModel, ErrorSums>): number {
+    const { stepper, scaler, manifest, stateSize: S } = model;
+    const { x, state, out: head } = stepper.buffers;
+    const D = manifest.inputSize;
+    const O = manifest.outputSize;
+    const T = manifest.targets.length;
+    for (let i = 0; i < chunk.length; i++) {
+      const w = chunk[i]!;
+      const ev = w.toApply[k]!;
+      if (ev.reset) {
+        if (w.steps > 0) this.#d.metrics.stateResets.inc({ reason: 'reset_flag' });
+        w.state.fill(0);
+        w.history.fill(0);
+        w.known = 0;
+        w.steps = 0;
+      }
+      x.set(ev.scaled, i * D);
+      state.set(w.state, i * S);
+    }
+    const t0 = performance.now();
+    stepper.step(chunk.length, x, state, head);
+    const seconds = (performance.now() - t0) / 1000;
+
+    let modelSums = sums.get(model);
+    if (!modelSums) {
+      modelSums = errorSums(chunk[0]!.layout);
+      sums.set(model, modelSums);
+    }
+    const forecast = new Float32Array(O);
+    const actual = new Float64Array(T);
+    const oneStep = new Float64Array(T);
+    const scratch = new Float32Array(chunk[0]!.layout.size);
+    for (let i = 0; i < chunk.length; i++) {
+      const w = chunk[i]!;
+      const ev = w.toApply[k]!;
+      w.state.set(state.subarray(i * S, (i + 1) * S));
+      scaler.toForecast(head, i * O, x, i * D, forecast, 0);
+      for (let t = 0; t < T; t++) actual[t] = ev.raw[model.targetFeature[t]!]!;
+      const scored = scoreAndShift(w.layout, w.history, w.known, actual, forecast, modelSums, oneStep, scratch);
+      w.known = scored.known;
+      const msg: ForecastMessage = {
+        stream: w.stream,
+        ts: ev.ts,
+        model: { name: model.name, version: model.version },
+        source: { topic: ev.msg.topic, partition: ev.msg.partition, offset: ev.msg.offset },
+        forecast: forecastSteps(forecast, manifest.targets, manifest.horizon),
+        ...(scored.hasOneStepError ? { error: Object.fromEntries(manifest.targets.map((t, j) => [t, oneStep[j]!])) } : {}),
+      };
+      out.forecasts.push({ key: w.stream, value: encodeForecast(msg), headers: { [IDEMPOTENCY_HEADER]: idempotencyKey(msg.source) } });
+      out.times.push(ev.ts, ev.msg.timestamp);
+      out.perModel.set(model.name, (out.perModel.get(model.name) ?? 0) + 1);
+      w.topicHash = fnv1a32(ev.msg.topic);
+      w.partition = ev.msg.partition;
+      w.offset = ev.offset;
+      w.lastTs = ev.reset ? ev.ts : Math.max(w.lastTs, ev.ts);
+      w.steps += 1;
+      w.deleted = ev.end;
+      if (ev.end) {
+        // The stream is over: what follows in this batch starts afresh.
+        w.state.fill(0);
+        w.history.fill(0);
+        w.known = 0;
+        w.steps = 0;
+      }
+    }
+    return seconds;
+  }
+
+  async #publish(out: Outgoing): Promise<void> {
+    const { sink, metrics, config } = this.#d;
+    const records: OutboundRecords[] = [];
+    if (out.forecasts.length > 0) records.push({ topic: config.forecastsTopic, messages: out.forecasts });
+    for (const [topic, messages] of out.deadLetters) records.push({ topic, messages });
+    if (records.length === 0) return;
+    await sink.send(records);
+    const now = this.#now();
+    for (let i = 0; i < out.times.length; i += 2) {
+      metrics.eventLatencySeconds.observe(Math.max(0, now - out.times[i]!) / 1000);
+      metrics.appendLatencySeconds.observe(Math.max(0, now - out.times[i + 1]!) / 1000);
+    }
+    for (const [model, n] of out.perModel) metrics.forecastsOut.inc({ model }, n);
+  }
+
+  /** Saves every stream that stepped; returns those whose compare-and-set lost. */
+  async #save(works: StreamWork[]): Promise<StreamWork[]> {
+    const { store, metrics, config } = this.#d;
+    const dirty = works.filter((w) => w.toApply.length > 0);
+    if (dirty.length === 0) return [];
+    const writes = dirty.map((w) => ({
+      key: w.key,
+      expectGuard: w.loadedGuard,
+      value: w.deleted
+        ? null
+        : encodeRecord({
+            modelHash: w.model.hash,
+            topicHash: w.topicHash,
+            partition: w.partition,
+            offset: w.offset,
+            lastEventTs: w.lastTs,
+            steps: w.steps,
+            state: w.state,
+            scoring: w.history,
+            historyKnown: w.known,
+          }),
+    }));
+    const t0 = performance.now();
+    const results = await store.save(writes, config.stateTtlMs);
+    metrics.redisSeconds.observe({ op: 'save' }, (performance.now() - t0) / 1000);
+    return dirty.filter((_, i) => results[i] === SAVE_RESULT.conflict);
+  }
+
+  #deadLetter(out: Outgoing, msg: InboundMessage, code: DeadLetterCode, message: string): void {
+    const topic = deadLetterTopic(msg.topic);
+    const list = out.deadLetters.get(topic) ?? [];
+    list.push(deadLetter(msg, { topic: msg.topic, partition: msg.partition, offset: msg.offset }, code, message));
+    out.deadLetters.set(topic, list);
+    this.#d.metrics.deadLetters.inc({ code });
+    this.#log.debug({ topic: msg.topic, partition: msg.partition, offset: msg.offset, code, reason: message }, 'dead letter');
+  }
+
+  #recordErrors(sums: Map<ServingModel, ErrorSums>): void {
+    const { metrics } = this.#d;
+    for (const [model, s] of sums) {
+      const T = model.manifest.targets.length;
+      for (let idx = 0; idx < s.count.length; idx++) {
+        const n = s.count[idx]!;
+        if (n === 0) continue;
+        const labels = { model: model.name, step: String(Math.floor(idx / T) + 1), target: model.manifest.targets[idx % T]! };
+        metrics.forecastAbsError.inc(labels, s.model[idx]);
+        metrics.naiveAbsError.inc(labels, s.naive[idx]);
+        metrics.forecastsScored.inc(labels, n);
+      }
+    }
+  }
+}

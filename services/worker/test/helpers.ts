@@ -1,0 +1,99 @@
+/** Test wiring for the pipeline: real models and kernel, in-memory state and a recording sink. */
+import { fileURLToPath } from 'node:url';
+import { MemoryStateStore } from '@streamcell/state';
+import type { BatchControl, InboundBatch, OutboundRecords, Sink } from '@streamcell/streams';
+import { createLogger, createWorkerMetrics, type WorkerMetrics } from '@streamcell/telemetry';
+import { loadConfig } from '../src/config.ts';
+import { ModelRegistry } from '../src/models.ts';
+import { BatchPipeline, type PipelineConfig } from '../src/pipeline.ts';
+
+export const MODELS_DIR = fileURLToPath(new URL('../../../models', import.meta.url));
+
+/** A sink that keeps what it was given. */
+export class RecordingSink implements Sink {
+  readonly sent: OutboundRecords[] = [];
+  failNext = false;
+  connect(): Promise<void> {
+    return Promise.resolve();
+  }
+  send(records: readonly OutboundRecords[]): Promise<void> {
+    if (this.failNext) {
+      this.failNext = false;
+      return Promise.reject(new Error('broker unavailable'));
+    }
+    this.sent.push(...records);
+    return Promise.resolve();
+  }
+  disconnect(): Promise<void> {
+    return Promise.resolve();
+  }
+  messages(topic: string): { key: string; value: Buffer; headers: Record<string, string> }[] {
+    return this.sent
+      .filter((r) => r.topic === topic)
+      .flatMap((r) => r.messages.map((m) => ({ key: String(m.key), value: m.value as Buffer, headers: { ...(m.headers ?? {}) } })));
+  }
+  forecasts(topic = 'forecasts'): Record<string, unknown>[] {
+    return this.messages(topic).map((m) => JSON.parse(m.value.toString()) as Record<string, unknown>);
+  }
+}
+
+/** A control that records commits. */
+export function recordingControl(): BatchControl & { commits: string[]; stale: boolean } {
+  const c = {
+    commits: [] as string[],
+    stale: false,
+    heartbeat: () => Promise.resolve(),
+    isRunning: () => true,
+    isStale: () => c.stale,
+    commit: (offset: string) => {
+      c.commits.push(offset);
+      return Promise.resolve();
+    },
+  };
+  return c;
+}
+
+let nextOffset = 0;
+
+/** A batch of events (objects are JSON-encoded; strings and Buffers are sent as they are). */
+export function batchOf(events: { key: string | null; value: unknown; timestamp?: number }[], options: { topic?: string; partition?: number; firstOffset?: number } = {}): InboundBatch {
+  const topic = options.topic ?? 'events';
+  const partition = options.partition ?? 0;
+  let offset = options.firstOffset ?? nextOffset;
+  const messages = events.map((e) => ({
+    topic,
+    partition,
+    offset: String(offset++),
+    key: e.key === null ? null : Buffer.from(e.key),
+    value: Buffer.isBuffer(e.value) ? e.value : Buffer.from(typeof e.value === 'string' ? e.value : JSON.stringify(e.value)),
+    timestamp: e.timestamp ?? 1_700_000_000_000,
+    headers: {},
+  }));
+  nextOffset = offset;
+  return { topic, partition, messages, highWatermark: String(offset) };
+}
+
+/** A pipeline over the repository's models with an in-memory store. */
+export async function pipelineHarness(overrides: Partial<PipelineConfig> = {}, store = new MemoryStateStore()): Promise<{
+  pipeline: BatchPipeline;
+  sink: RecordingSink;
+  store: MemoryStateStore;
+  metrics: WorkerMetrics;
+  registry: ModelRegistry;
+}> {
+  const config = { ...loadConfig({ MODELS_DIR }), ...overrides };
+  const metrics = createWorkerMetrics({ defaultMetrics: false });
+  const log = createLogger({ name: 'test', level: 'silent' });
+  const registry = new ModelRegistry({ dir: MODELS_DIR, maxBatch: 64, log, metrics });
+  await registry.scan();
+  const sink = new RecordingSink();
+  const pipeline = new BatchPipeline({ store, sink, models: () => registry.snapshot(), metrics, log, config });
+  return { pipeline, sink, store, metrics, registry };
+}
+
+/** The value of a counter with the given labels (0 when never incremented). */
+export async function counter(metrics: WorkerMetrics, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const m = (await metrics.registry.getMetricsAsJSON()).find((x) => x.name === name);
+  const v = m?.values.find((x) => Object.entries(labels).every(([k, val]) => x.labels[k] === val));
+  return v?.value ?? 0;
+}

@@ -1,0 +1,221 @@
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadModel } from '@streamcell/model';
+import { predictRows } from '@streamcell/cli';
+import { DEAD_LETTER_HEADERS } from '@streamcell/protocol';
+import { MemoryStateStore, decodeRecord, type StateWrite } from '@streamcell/state';
+import { createLogger, createWorkerMetrics } from '@streamcell/telemetry';
+import { ModelRegistry } from '../src/models.ts';
+import { stateKey } from '../src/pipeline.ts';
+import { MODELS_DIR, batchOf, counter, pipelineHarness, recordingControl } from './helpers.ts';
+
+const FEATURES = ['precipitation', 'temp_max', 'temp_min', 'wind'] as const;
+let weather: number[][] = [];
+
+beforeAll(async () => {
+  const csv = await readFile(join(MODELS_DIR, '..', 'node_modules', 'vega-datasets', 'data', 'seattle-weather.csv'), 'utf8');
+  const [header, ...lines] = csv.trim().split('\n');
+  const cols = header!.split(',');
+  weather = lines.map((l) => {
+    const cells = l.split(',');
+    return FEATURES.map((f) => Number(cells[cols.indexOf(f)]));
+  });
+});
+
+const DAY = 86_400_000;
+const T0 = Date.UTC(2012, 0, 1);
+function event(stream: string, i: number, extra: Record<string, unknown> = {}): { key: string; value: unknown } {
+  const row = weather[i % weather.length]!;
+  return { key: stream, value: { stream, ts: T0 + i * DAY, values: Object.fromEntries(FEATURES.map((f, j) => [f, row[j]])), ...extra } };
+}
+
+async function offline(n: number, from = 0): Promise<number[][]> {
+  const model = await loadModel(join(MODELS_DIR, 'weather', '1'));
+  const rows = Array.from({ length: n }, (_, i) => ({ line: i + 1, values: Float64Array.from(weather[(from + i) % weather.length]!) }));
+  const out: number[][] = [];
+  for await (const step of predictRows(model, rows)) out.push(step.forecast);
+  return out;
+}
+
+function flat(forecast: unknown): number[] {
+  return (forecast as Record<string, number>[]).flatMap((step) => [step.temp_max!, step.temp_min!]);
+}
+
+describe('BatchPipeline', () => {
+  it('publishes for every stream exactly the forecasts `streamcell predict` computes, whatever the batching', async () => {
+    const { pipeline, sink } = await pipelineHarness();
+    const streams = ['a', 'b', 'c', 'd', 'e'];
+    const events = [];
+    for (let i = 0; i < 30; i++) for (const [s, stream] of streams.entries()) events.push(event(stream, i + s * 100));
+    // Uneven batches, so streams are stepped at different positions and batch sizes.
+    const cuts = [0, 7, 8, 40, 41, 97, 150];
+    for (let c = 0; c + 1 < cuts.length; c++) {
+      const control = recordingControl();
+      const batch = batchOf(events.slice(cuts[c], cuts[c + 1]));
+      await pipeline.handle(batch, control);
+      expect(control.commits).toEqual([String(Number(batch.messages.at(-1)!.offset) + 1)]);
+    }
+    const published = sink.forecasts();
+    expect(published).toHaveLength(150);
+    for (const [s, stream] of streams.entries()) {
+      const mine = published.filter((f) => f.stream === stream);
+      const expected = await offline(30, s * 100);
+      expect(mine.map((f) => flat(f.forecast))).toEqual(expected.map((row) => Array.from(Float32Array.from(row))));
+      expect(mine[0]).not.toHaveProperty('error');
+      expect(mine[1]).toHaveProperty('error');
+      expect(mine[1]!.model).toEqual({ name: 'weather', version: '1' });
+    }
+  });
+
+  it('skips events already in the saved state when a batch is delivered again', async () => {
+    const { pipeline, sink, store, metrics } = await pipelineHarness();
+    const batch = batchOf(Array.from({ length: 10 }, (_, i) => event('r', i)));
+    await pipeline.handle(batch, recordingControl());
+    const key = stateKey('streamcell:', 'weather', 'r');
+    const [before] = await store.load([key]);
+    const control = recordingControl();
+    await pipeline.handle(batch, control);
+    expect(sink.forecasts()).toHaveLength(10);
+    expect(await store.load([key])).toEqual([before]);
+    expect(await counter(metrics, 'streamcell_replayed_events_skipped_total')).toBe(10);
+    expect(control.commits).toHaveLength(1);
+  });
+
+  it('turns every kind of bad event into a dead letter with its code, and forecasts the good ones', async () => {
+    const { pipeline, sink, metrics } = await pipelineHarness();
+    const good = (i: number): { key: string; value: unknown } => event('g', i);
+    const bad: [string, { key: string | null; value: unknown }][] = [
+      ['malformed_json', { key: 'g', value: '{"stream":' }],
+      ['schema', { key: 'g', value: { stream: 'g', ts: T0, values: 'warm' } }],
+      ['wrong_dimension', { key: 'g', value: { stream: 'g', ts: T0 + 20 * DAY, values: [1, 2, 3] } }],
+      ['unknown_feature', { key: 'g', value: { stream: 'g', ts: T0 + 20 * DAY, values: { precipitation: 0, temp_max: 1, temp_min: 0, wind: 2, snow: 1 } } }],
+      ['non_finite', { key: 'g', value: '{"stream":"g","values":[0,1e999,0,1]}' }],
+      ['stream_id_invalid', { key: null, value: { stream: '', values: [0, 1, 0, 1] } }],
+      ['unknown_model', { key: 'g', value: { stream: 'g', model: 'nope', values: [0, 1, 0, 1] } }],
+      ['too_large', { key: 'g', value: { stream: 'g', values: [0, 1, 0, 1], pad: 'x'.repeat(70_000) } }],
+      ['out_of_order', { key: 'g', value: { stream: 'g', ts: T0 - DAY, values: [0, 1, 0, 1] } }],
+    ];
+    const events = [good(0), ...bad.map(([, e], i) => [e, good(i + 1)]).flat()] as { key: string | null; value: unknown }[];
+    const control = recordingControl();
+    await pipeline.handle(batchOf(events), control);
+    expect(sink.forecasts()).toHaveLength(bad.length + 1);
+    const dl = sink.messages('events.dlq');
+    expect(dl.map((m) => m.headers[DEAD_LETTER_HEADERS.code])).toEqual(bad.map(([code]) => code));
+    for (const [code] of bad) expect(await counter(metrics, 'streamcell_dead_letters_total', { code })).toBe(1);
+    expect(control.commits).toHaveLength(1);
+  });
+
+  it('accepts late events when configured to', async () => {
+    const { pipeline, sink } = await pipelineHarness({ acceptOutOfOrder: true });
+    await pipeline.handle(batchOf([event('late', 5), event('late', 2)]), recordingControl());
+    expect(sink.forecasts()).toHaveLength(2);
+    expect(sink.messages('events.dlq')).toHaveLength(0);
+  });
+
+  it('zeroes the state on reset and deletes it on end', async () => {
+    const { pipeline, sink, store } = await pipelineHarness();
+    const fresh = await offline(3, 50);
+    await pipeline.handle(batchOf([event('z', 0), event('z', 1), event('z', 50, { reset: true }), event('z', 51), event('z', 52, { end: true })]), recordingControl());
+    const mine = sink.forecasts().map((f) => flat(f.forecast));
+    expect(mine.slice(2)).toEqual(fresh.map((r) => Array.from(Float32Array.from(r))));
+    expect(await store.load([stateKey('streamcell:', 'weather', 'z')])).toEqual([null]);
+  });
+
+  it('reloads and redoes a stream whose state another worker saved meanwhile, applying each event once', async () => {
+    // What the other worker saved: events 0..9 of the stream.
+    const other = await pipelineHarness();
+    const events = Array.from({ length: 20 }, (_, i) => event('x', i));
+    const first = batchOf(events.slice(0, 10), { firstOffset: 1000 });
+    await other.pipeline.handle(first, recordingControl());
+    const key = stateKey('streamcell:', 'weather', 'x');
+    const [theirs] = await other.store.load([key]);
+
+    class RacingStore extends MemoryStateStore {
+      raced = false;
+      override async save(writes: readonly StateWrite[], ttlMs: number): ReturnType<MemoryStateStore['save']> {
+        if (!this.raced) {
+          this.raced = true;
+          await super.save([{ key, expectGuard: null, value: theirs! }], ttlMs);
+        }
+        return super.save(writes, ttlMs);
+      }
+    }
+    const racing = new RacingStore();
+    const h = await pipelineHarness({}, racing);
+    await h.pipeline.handle(batchOf(events, { firstOffset: 1000 }), recordingControl());
+    expect(await counter(h.metrics, 'streamcell_state_conflicts_total')).toBe(1);
+
+    const reference = await pipelineHarness();
+    await reference.pipeline.handle(batchOf(events, { firstOffset: 1000 }), recordingControl());
+    const [ours] = await racing.load([key]);
+    const [want] = await reference.store.load([key]);
+    expect(ours).toEqual(want);
+    expect(decodeRecord(ours!)).toMatchObject({ offset: 1019, steps: 20 });
+  });
+
+  it('gives the batch back uncommitted when the forecasts cannot be published', async () => {
+    const { pipeline, sink, store } = await pipelineHarness();
+    sink.failNext = true;
+    const control = recordingControl();
+    await expect(pipeline.handle(batchOf([event('f', 0)]), control)).rejects.toThrow('broker unavailable');
+    expect(control.commits).toEqual([]);
+    expect(await store.load([stateKey('streamcell:', 'weather', 'f')])).toEqual([null]);
+  });
+
+  it('scores forecasts against what arrives and the persistence forecast beside them', async () => {
+    const { pipeline, metrics } = await pipelineHarness();
+    await pipeline.handle(batchOf(Array.from({ length: 10 }, (_, i) => event('s', i))), recordingControl());
+    // 10 events, horizon 3: step k is scored 10 - k times.
+    for (const step of ['1', '2', '3']) {
+      expect(await counter(metrics, 'streamcell_forecasts_scored_total', { step, target: 'temp_max' })).toBe(10 - Number(step));
+      expect(await counter(metrics, 'streamcell_naive_abs_error_sum', { step, target: 'temp_max' })).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe('ModelRegistry', () => {
+  let dir: string | undefined;
+  afterEach(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('swaps in a new version without restart, resets streams on it, and ignores a broken one', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'streamcell-models-'));
+    await cp(join(MODELS_DIR, 'weather', '1'), join(dir, 'weather', '1'), { recursive: true });
+    const metrics = createWorkerMetrics({ defaultMetrics: false });
+    const registry = new ModelRegistry({ dir, maxBatch: 8, log: createLogger({ name: 't', level: 'silent' }), metrics });
+    await registry.scan();
+    expect(registry.snapshot().get('weather')?.version).toBe('1');
+    const before = registry.snapshot();
+
+    const manifest = JSON.parse(await readFile(join(dir, 'weather', '1', 'model.json'), 'utf8')) as Record<string, unknown>;
+    await cp(join(dir, 'weather', '1'), join(dir, 'weather', '2'), { recursive: true });
+    await writeFile(join(dir, 'weather', '2', 'model.json'), JSON.stringify({ ...manifest, version: '2' }));
+    await cp(join(dir, 'weather', '1'), join(dir, 'weather', '10'), { recursive: true });
+    await writeFile(join(dir, 'weather', '10', 'model.json'), JSON.stringify({ ...manifest, version: '10' }));
+    await writeFile(join(dir, 'weather', '10', 'weights.safetensors'), 'garbage');
+    await registry.scan();
+
+    expect(registry.snapshot().get('weather')?.version).toBe('2');
+    expect(before.get('weather')?.version).toBe('1');
+    expect(await counter(metrics, 'streamcell_model_load_failures_total', { model: 'weather' })).toBe(1);
+    await registry.scan();
+    expect(await counter(metrics, 'streamcell_model_load_failures_total', { model: 'weather' })).toBe(1);
+    expect(await counter(metrics, 'streamcell_models_loaded', { model: 'weather', version: '2' })).toBe(1);
+  });
+
+  it('resets a stream state written by another model version, counting the reason', async () => {
+    const { pipeline, store, metrics } = await pipelineHarness();
+    const key = stateKey('streamcell:', 'weather', 'v');
+    await pipeline.handle(batchOf([event('v', 0)]), recordingControl());
+    const [raw] = await store.load([key]);
+    const tampered = Buffer.from(raw!);
+    tampered.writeUInt32LE(12345, 4); // another model version's hash
+    await store.save([{ key, expectGuard: raw!.subarray(8, 24), value: tampered }], 60_000);
+    await pipeline.handle(batchOf([event('v', 1)]), recordingControl());
+    expect(await counter(metrics, 'streamcell_state_resets_total', { reason: 'model_version' })).toBe(1);
+    expect(decodeRecord((await store.load([key]))[0]!)).toMatchObject({ steps: 1 });
+  });
+});
