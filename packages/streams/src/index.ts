@@ -1,0 +1,23 @@
+export type {
+  BatchControl,
+  BatchHandler,
+  InboundBatch,
+  InboundMessage,
+  OutboundMessage,
+  OutboundRecords,
+  PartitionLag,
+  Sink,
+  Source,
+} from './types.ts';
+export { KafkaSource } from './kafka-source.ts';
+export type { KafkaSourceOptions } from './kafka-source.ts';
+export { KafkaSink } from './kafka-sink.ts';
+export type { KafkaSinkOptions } from './kafka-sink.ts';
+export { ensureTopics } from './topics.ts';
+export type { EnsureTopicsOptions, EnsureTopicsResult, TopicSpec } from './topics.ts';
+export type { KafkaConnectionOptions } from './kafka-client.ts';
+export { MemoryLog } from './memory-log.ts';
+export type { AppendMessage, AppendResult, MemoryLogOptions, MemorySourceOptions } from './memory-log.ts';
+export { murmur2, partitionForKey } from './murmur2.ts';
+export { silentLogger } from './logger.ts';
+export type { KafkaLogLevel, StreamsLogger } from './logger.ts';

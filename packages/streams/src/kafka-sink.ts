@@ -1,0 +1,155 @@
+import { Partitioners, type Kafka, type Message, type Producer, type RetryOptions } from 'kafkajs';
+import { StreamcellError } from '@streamcell/protocol';
+import { createKafkaClient, findCause, kafkaUnavailable, type KafkaConnectionOptions } from './kafka-client.ts';
+import { silentLogger, type StreamsLogger } from './logger.ts';
+import type { OutboundMessage, OutboundRecords, Sink } from './types.ts';
+
+/** Settings of a {@link KafkaSink}. */
+export interface KafkaSinkOptions extends KafkaConnectionOptions {
+  /**
+   * Retry policy of sends. Left unset, kafkajs retries an idempotent
+   * producer's sends without limit (backoff capped at 30 s), so `send` waits
+   * out a Kafka outage rather than failing; set `retries` to bound that.
+   */
+  readonly sendRetry?: RetryOptions;
+  /** Broker-side wait for the in-sync replicas' acknowledgement, ms (kafkajs default 30,000). */
+  readonly ackTimeoutMs?: number;
+  /**
+   * Most estimated bytes per `sendBatch` call (default 768 KiB), kept
+   * below the broker's `message.max.bytes` (1 MiB by default), since one
+   * call's messages for one partition travel as one record batch.
+   */
+  readonly maxBatchBytes?: number;
+}
+
+const DEFAULT_MAX_BATCH_BYTES = 768 * 1024;
+const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
+/** Per-record framing in a v2 record batch: length, attributes, deltas and varint lengths, rounded up. */
+const RECORD_OVERHEAD = 24;
+const HEADER_OVERHEAD = 8;
+
+/**
+ * A {@link Sink} on a kafkajs idempotent producer: acks from all in-sync
+ * replicas, one request in flight per broker (so retries cannot reorder a
+ * stream's messages), and Kafka's Java-compatible murmur2 partitioner named
+ * explicitly, so that a stream id lands on the same partition whichever
+ * client wrote it.
+ */
+export class KafkaSink implements Sink {
+  readonly #options: KafkaSinkOptions;
+  readonly #logger: StreamsLogger;
+  readonly #kafka: Kafka;
+  readonly #producer: Producer;
+  readonly #maxBatchBytes: number;
+  #connected = false;
+
+  constructor(options: KafkaSinkOptions) {
+    if (options.maxBatchBytes !== undefined && (!Number.isInteger(options.maxBatchBytes) || options.maxBatchBytes <= 0)) {
+      throw new StreamcellError('config_invalid', `KafkaSink maxBatchBytes must be a positive integer, got ${options.maxBatchBytes}`);
+    }
+    this.#options = options;
+    this.#maxBatchBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
+    this.#logger = options.logger ?? silentLogger;
+    this.#kafka = createKafkaClient(options, this.#logger);
+    this.#producer = this.#kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      // Producing to a missing topic is a deployment error, not a reason to create one with broker defaults.
+      allowAutoTopicCreation: false,
+      ...(options.sendRetry === undefined ? {} : { retry: options.sendRetry }),
+    });
+  }
+
+  /** Connects and obtains the idempotent producer id. */
+  async connect(): Promise<void> {
+    try {
+      await this.#producer.connect();
+      this.#connected = true;
+      this.#logger.info({ clientId: this.#options.clientId }, 'Kafka sink connected');
+    } catch (err) {
+      throw kafkaUnavailable('cannot connect the producer to Kafka', err, this.#options.brokers);
+    }
+  }
+
+  /**
+   * Sends the records and resolves once every message is acknowledged by all
+   * in-sync replicas. Normally that is one `sendBatch` call for all topics
+   * (one produce request per broker). kafkajs puts all of a call's messages
+   * for one partition into one record batch, and the broker rejects a batch
+   * above `message.max.bytes` (1 MiB by default). So a larger send, such as
+   * a worker catching up, is cut into consecutive calls of at most
+   * `maxBatchBytes`. Each partition keeps its order.
+   */
+  async send(records: readonly OutboundRecords[]): Promise<void> {
+    const total = records.reduce((n, r) => n + r.messages.length, 0);
+    if (total === 0) return;
+    if (!this.#connected) throw new StreamcellError('internal', 'KafkaSink.send called before connect() or after disconnect()');
+    for (const chunk of chunkRecords(records, this.#maxBatchBytes)) {
+      try {
+        await this.#producer.sendBatch({
+          topicMessages: chunk,
+          acks: -1,
+          ...(this.#options.ackTimeoutMs === undefined ? {} : { timeout: this.#options.ackTimeoutMs }),
+        });
+      } catch (err) {
+        const what = `send of ${total} messages to ${[...new Set(records.map((r) => r.topic))].join(', ')}`;
+        // One message above the broker's limit fails the same way however often it is retried.
+        if (findCause(err, (e) => TOO_LARGE.has(String((e as { type?: unknown }).type))) !== undefined) {
+          throw new StreamcellError('too_large', `${what} failed: a message exceeds the broker's size limit`, { cause: err });
+        }
+        throw kafkaUnavailable(`${what} failed`, err);
+      }
+    }
+  }
+
+  /** Closes the connections. kafkajs does not wait for sends in flight: await them first. */
+  async disconnect(): Promise<void> {
+    this.#connected = false;
+    try {
+      await this.#producer.disconnect();
+    } catch (err) {
+      throw kafkaUnavailable('Kafka producer did not disconnect cleanly', err, this.#options.brokers);
+    }
+  }
+}
+
+type TopicMessages = { topic: string; messages: Message[] };
+
+/**
+ * Cuts records, in order, into runs of at most `budget` estimated bytes (a
+ * single larger message travels alone). Every run groups its messages by
+ * topic, so one run is one `sendBatch` call.
+ */
+export function chunkRecords(records: readonly OutboundRecords[], budget: number): TopicMessages[][] {
+  const chunks: TopicMessages[][] = [];
+  let chunk: TopicMessages[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    for (const m of r.messages) {
+      const size = estimateBytes(m);
+      if (bytes > 0 && bytes + size > budget) {
+        chunks.push(chunk);
+        chunk = [];
+        bytes = 0;
+      }
+      let group = chunk.find((t) => t.topic === r.topic);
+      if (group === undefined) chunk.push((group = { topic: r.topic, messages: [] }));
+      group.messages.push({ key: m.key, value: m.value, ...(m.headers === undefined ? {} : { headers: { ...m.headers } }) });
+      bytes += size;
+    }
+  }
+  if (bytes > 0) chunks.push(chunk);
+  return chunks;
+}
+
+function estimateBytes(m: OutboundMessage): number {
+  let n = RECORD_OVERHEAD + byteLength(m.key) + byteLength(m.value);
+  for (const [k, v] of Object.entries(m.headers ?? {})) n += HEADER_OVERHEAD + Buffer.byteLength(k) + Buffer.byteLength(v);
+  return n;
+}
+
+function byteLength(v: Buffer | string | null): number {
+  if (v === null) return 0;
+  return typeof v === 'string' ? Buffer.byteLength(v) : v.length;
+}

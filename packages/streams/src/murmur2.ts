@@ -1,0 +1,51 @@
+/*
+ * Kafka's default partitioner for keyed records, written from the algorithm
+ * (MurmurHash2, 32-bit, seed 0x9747b28c, as in the Java client's
+ * Utils.murmur2): partition = (murmur2(keyBytes) & 0x7fffffff) % partitions.
+ * The in-memory log uses it so that a stream lands on the same partition
+ * number as it would on Kafka with the same partition count, whichever client
+ * produced it (Java, librdkafka's murmur2_random, kafkajs' DefaultPartitioner).
+ */
+
+const SEED = 0x9747b28c;
+const M = 0x5bd1e995;
+const R = 24;
+
+/** MurmurHash2 of `data` as the Java client computes it: a signed 32-bit integer. */
+export function murmur2(data: Uint8Array): number {
+  const length = data.length;
+  let h = (SEED ^ length) | 0;
+  const whole = length & ~3;
+  for (let i = 0; i < whole; i += 4) {
+    // Little-endian 4-byte words, as Java reads them.
+    let k = data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24);
+    k = Math.imul(k, M);
+    k ^= k >>> R;
+    k = Math.imul(k, M);
+    h = Math.imul(h, M);
+    h ^= k;
+  }
+  // The tail mixes in the remaining 1-3 bytes, highest first (Java's switch fall-through).
+  const rest = length & 3;
+  if (rest === 3) h ^= data[whole + 2]! << 16;
+  if (rest >= 2) h ^= data[whole + 1]! << 8;
+  if (rest >= 1) {
+    h ^= data[whole]!;
+    h = Math.imul(h, M);
+  }
+  h ^= h >>> 13;
+  h = Math.imul(h, M);
+  h ^= h >>> 15;
+  return h | 0;
+}
+
+/**
+ * The partition Kafka's default partitioner picks for `key` among
+ * `partitions`. String keys are hashed as their UTF-8 bytes, as kafkajs and the
+ * Java client's StringSerializer do.
+ */
+export function partitionForKey(key: Buffer | Uint8Array | string, partitions: number): number {
+  if (!Number.isInteger(partitions) || partitions < 1) throw new RangeError(`partition count must be a positive integer, got ${partitions}`);
+  const bytes = typeof key === 'string' ? Buffer.from(key, 'utf8') : key;
+  return (murmur2(bytes) & 0x7fffffff) % partitions;
+}

@@ -1,0 +1,160 @@
+/**
+ * KafkaSink and ensureTopics on the real broker.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isStreamcellError, type StreamcellError } from '@streamcell/protocol';
+import { openTestEnv, type TestEnv } from '../../../test/support/services.ts';
+import { KafkaSink, KafkaSource, ensureTopics, partitionForKey, type InboundMessage, type StreamsLogger } from '../src/index.ts';
+import { waitFor } from './source-contract.ts';
+
+let env: TestEnv;
+const extraTopics: string[] = [];
+
+beforeAll(async () => {
+  env = await openTestEnv();
+});
+
+afterAll(async () => {
+  if (extraTopics.length > 0) await env?.admin.deleteTopics({ topics: extraTopics }).catch(() => {});
+  await env?.admin.deleteGroups([`${env.ns}-read`]).catch(() => {});
+  await env?.cleanup();
+});
+
+/** Everything currently in `topics`, read by a throwaway group. */
+async function readAll(topics: readonly string[], expected: number): Promise<InboundMessage[]> {
+  const got: InboundMessage[] = [];
+  const source = new KafkaSource({ brokers: env.brokers, clientId: `${env.ns}-reader`, groupId: `${env.ns}-read`, topics, fromBeginning: true, maxWaitTimeInMs: 100 });
+  await source.start((batch) => {
+    got.push(...batch.messages);
+    return Promise.resolve();
+  });
+  try {
+    await waitFor(() => got.length >= expected, `${expected} messages`);
+  } finally {
+    await source.stop();
+  }
+  return got;
+}
+
+describe('KafkaSink', () => {
+  it('sends to two topics in one call, keyed by the Java murmur2 partitioner, with headers and null values', async () => {
+    const forecasts = await env.createTopic('forecasts', 6);
+    const dead = await env.createTopic('dead', 1);
+    const sink = new KafkaSink({ brokers: env.brokers, clientId: `${env.ns}-sink` });
+    await sink.connect();
+    try {
+      await sink.send([
+        { topic: forecasts, messages: Array.from({ length: 30 }, (_, i) => ({ key: `sensor-${i}`, value: JSON.stringify({ i }), headers: { 'x-source': `in:0:${i}` } })) },
+        { topic: dead, messages: [{ key: Buffer.from('bad-stream'), value: Buffer.from([0xff, 0x00]) }, { key: null, value: null }] },
+        { topic: dead, messages: [] },
+      ]);
+      await sink.send([]);
+    } finally {
+      await sink.disconnect();
+    }
+    const got = await readAll([forecasts, dead], 32);
+    const fc = got.filter((m) => m.topic === forecasts);
+    expect(fc).toHaveLength(30);
+    for (const m of fc) {
+      const key = m.key!.toString();
+      expect(m.partition, key).toBe(partitionForKey(key, 6));
+      expect(m.headers).toEqual({ 'x-source': `in:0:${(JSON.parse(m.value!.toString()) as { i: number }).i}` });
+    }
+    const dl = got.filter((m) => m.topic === dead).sort((a, b) => Number(a.offset) - Number(b.offset));
+    expect(dl.map((m) => [m.key?.toString() ?? null, m.value])).toEqual([
+      ['bad-stream', Buffer.from([0xff, 0x00])],
+      [null, null],
+    ]);
+  });
+
+  it('delivers a send far above the broker message limit in order, and reports a single oversized message as too_large', async () => {
+    const topic = await env.createTopic('big', 1);
+    const sink = new KafkaSink({ brokers: env.brokers, clientId: `${env.ns}-big` });
+    await sink.connect();
+    const n = 3_000;
+    try {
+      // About 3 MB for one partition: one record batch of that size is refused by a broker at its 1 MiB default.
+      await sink.send([{ topic, messages: Array.from({ length: n }, (_, i) => ({ key: 'one-stream', value: `${String(i).padStart(6, '0')}:${'x'.repeat(1_000)}` })) }]);
+      const tooBig = await sink.send([{ topic, messages: [{ key: 'k', value: Buffer.alloc(2 * 1024 * 1024) }] }]).catch((e: unknown) => e);
+      expect(isStreamcellError(tooBig, 'too_large')).toBe(true);
+      expect((tooBig as StreamcellError).retriable).toBe(false);
+    } finally {
+      await sink.disconnect();
+    }
+    const got = await readAll([topic], n);
+    expect(got.map((m) => Number(m.value!.toString().slice(0, 6)))).toEqual(Array.from({ length: n }, (_, i) => i));
+  });
+
+  it('reports an unreachable broker, a missing topic and a send before connect as StreamcellErrors', async () => {
+    const down = new KafkaSink({ brokers: ['127.0.0.1:1'], clientId: 'down', retry: { retries: 1, initialRetryTime: 50 } });
+    const e1 = await down.connect().catch((e: unknown) => e);
+    expect(isStreamcellError(e1, 'kafka_unavailable')).toBe(true);
+    expect((e1 as StreamcellError).retriable).toBe(true);
+    expect((e1 as StreamcellError).cause).toBeInstanceOf(Error);
+
+    const sink = new KafkaSink({ brokers: env.brokers, clientId: `${env.ns}-sink2`, sendRetry: { retries: 1, initialRetryTime: 50 } });
+    await expect(sink.send([{ topic: 'x', messages: [{ key: 'k', value: 'v' }] }])).rejects.toThrow(/before connect/);
+    await sink.connect();
+    try {
+      const e2 = await sink.send([{ topic: env.topic('no-such-topic'), messages: [{ key: 'k', value: 'v' }] }]).catch((e: unknown) => e);
+      expect(isStreamcellError(e2, 'kafka_unavailable')).toBe(true);
+      expect((e2 as Error).message).toContain('no-such-topic');
+    } finally {
+      await sink.disconnect();
+    }
+  });
+});
+
+describe('ensureTopics', () => {
+  it('creates missing topics, leaves existing ones as they are, and is idempotent', async () => {
+    const existing = await env.createTopic('ensure-existing', 3);
+    const fresh = env.topic('ensure-fresh');
+    const fresh2 = env.topic('ensure-fresh-2');
+    extraTopics.push(fresh, fresh2);
+    const warnings: Record<string, unknown>[] = [];
+    const logger: StreamsLogger = { debug() {}, info() {}, warn: (f) => warnings.push(f), error() {} };
+
+    const first = await ensureTopics(
+      env.admin,
+      [
+        { topic: existing, partitions: 5 },
+        { topic: fresh, partitions: 4, config: { 'retention.ms': '3600000' } },
+      ],
+      { logger },
+    );
+    expect(first).toEqual({ created: [fresh], existing: [{ topic: existing, partitions: 3 }] });
+    expect(warnings).toEqual([{ topic: existing, partitions: 3, wanted: 5 }]);
+
+    // Through a broker list this time: the helper opens and closes its own admin client.
+    const second = await ensureTopics(env.brokers, [
+      { topic: fresh, partitions: 4 },
+      { topic: fresh2, partitions: 2 },
+    ]);
+    expect(second).toEqual({ created: [fresh2], existing: [{ topic: fresh, partitions: 4 }] });
+
+    const third = await ensureTopics(env.brokers, [{ topic: fresh2, partitions: 2 }]);
+    expect(third).toEqual({ created: [], existing: [{ topic: fresh2, partitions: 2 }] });
+
+    const meta = await env.admin.fetchTopicMetadata({ topics: [existing, fresh, fresh2] });
+    const counts = Object.fromEntries(meta.topics.map((t) => [t.name, t.partitions.length]));
+    expect(counts).toEqual({ [existing]: 3, [fresh]: 4, [fresh2]: 2 });
+    // Replication came from the broker's default (1 on the one-node test broker).
+    expect(meta.topics.every((t) => t.partitions.every((p) => p.replicas.length === 1))).toBe(true);
+    const [config] = (await env.admin.describeConfigs({ resources: [{ type: 2, name: fresh, configNames: ['retention.ms'] }], includeSynonyms: false })).resources;
+    expect(config?.configEntries.find((c) => c.configName === 'retention.ms')?.configValue).toBe('3600000');
+  });
+
+  it('fails fast and clearly when the broker is unreachable, and on invalid specs', async () => {
+    const t0 = Date.now();
+    const err = await ensureTopics(['127.0.0.1:1'], [{ topic: 'x', partitions: 1 }]).catch((e: unknown) => e);
+    expect(isStreamcellError(err, 'kafka_unavailable')).toBe(true);
+    expect((err as Error).message).toMatch(/cannot reach Kafka.*127\.0\.0\.1:1/);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+
+    await expect(ensureTopics(env.admin, [{ topic: 'bad name', partitions: 1 }])).rejects.toThrow(/invalid Kafka topic name/);
+    await expect(ensureTopics(env.admin, [{ topic: 'ok', partitions: 0 }])).rejects.toThrow(/positive integer/);
+    const tooMany = await ensureTopics(env.admin, [{ topic: env.topic('rf'), partitions: 1, replicationFactor: 3 }]).catch((e: unknown) => e);
+    expect(isStreamcellError(tooMany, 'config_invalid')).toBe(true);
+    expect((tooMany as Error).message).toMatch(/replication/i);
+  });
+});
