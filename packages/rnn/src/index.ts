@@ -1,0 +1,17 @@
+/**
+ * @streamcell/rnn — the recurrent core: pure math, no I/O.
+ *
+ * Two steppers share one contract ({@link Stepper}, see ./types.ts):
+ * - {@link createReferenceStepper}: plain TypeScript, one dot product per gate
+ *   row, float64 arithmetic; the readable yardstick.
+ * - {@link createStepper}: a WebAssembly SIMD kernel generated at load time for
+ *   the model's sizes; what the worker, `streamcell predict` and the benchmark
+ *   use. Bitwise independent of batch size and row position.
+ */
+export { CELL_TYPES } from './types.ts';
+export type { CellType, LayerWeights, RnnSpec, RnnWeights, Stepper } from './types.ts';
+export { cOffset, gateCount, hOffset, isCellType, stateSize, validateSpec, validateWeights, WeightsError } from './spec.ts';
+export { createReferenceStepper } from './reference.ts';
+export type { FloatArray, ReferenceStepper } from './reference.ts';
+export { createStepper, relaxedSimdSupported } from './fast.ts';
+export type { FastStepper, StepperBuffers, StepperOptions } from './fast.ts';
