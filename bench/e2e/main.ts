@@ -1,0 +1,313 @@
+/**
+ * End-to-end benchmark of one worker on the real Kafka and Redis:
+ *
+ *   pnpm bench:e2e [--events N] [--rate-seconds S] [--concurrency N] [--quick]
+ *
+ * One worker process, 10,000 streams, a 2-layer LSTM (hidden 64, input 8,
+ * horizon 4, 2 targets), 12 partitions.
+ *   1. Throughput: N events produced ahead, then the highest sustained rate at
+ *      which the worker commits them (consume, load, step, publish, save).
+ *   2. The floor: a pass-through process with the same client settings
+ *      (consume, produce the same bytes, commit; no state, no model).
+ *   3. Latency at 5,000 events/s: producer send to forecast received, p50/p99.
+ *   4. Redis round trips per batch (from the worker's metrics) and the
+ *      stored bytes per stream (Redis MEMORY USAGE) beside the budget.
+ * Starts deploy/local services when KAFKA_BROKERS/REDIS_URL are unset.
+ * Prints a table; the last line is JSON.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { cpus, hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { saveModel } from '@streamcell/model';
+import { gateCount, type RnnWeights } from '@streamcell/rnn';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const { values: args } = parseArgs({
+  options: {
+    events: { type: 'string', default: '200000' },
+    streams: { type: 'string', default: '10000' },
+    'rate-seconds': { type: 'string', default: '20' },
+    quick: { type: 'boolean', default: false },
+    concurrency: { type: 'string', default: '1' },
+  },
+});
+const STREAMS = Number(args.streams);
+const EVENTS = args.quick ? 30_000 : Number(args.events);
+const RATE = 5000;
+const RATE_SECONDS = args.quick ? 5 : Number(args['rate-seconds']);
+const PARTITIONS = 12;
+const HIDDEN = 64;
+const LAYERS = 2;
+const INPUT = 8;
+const HORIZON = 4;
+const TARGETS = 2;
+
+const say = (s: string): void => void process.stderr.write(`[bench:e2e] ${s}\n`);
+
+// ---- services -------------------------------------------------------------
+let startedServices = false;
+if (!process.env.KAFKA_BROKERS || !process.env.REDIS_URL) {
+  say('KAFKA_BROKERS/REDIS_URL not set: starting deploy/local services');
+  const out = execFileSync('bash', [join(ROOT, 'deploy/local/services.sh'), 'up'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  for (const m of out.matchAll(/^export (\w+)=(.*)$/gm)) process.env[m[1]!] = m[2]!;
+  startedServices = true;
+}
+const brokers = process.env.KAFKA_BROKERS!.split(',');
+const redisUrl = process.env.REDIS_URL!;
+const ns = `bench-${randomUUID().slice(0, 8)}`;
+const kafka = new Kafka({ clientId: ns, brokers, logLevel: logLevel.ERROR });
+const admin = kafka.admin();
+await admin.connect();
+const redis = new Redis(redisUrl);
+const children: ChildProcess[] = [];
+const dir = await mkdtemp(join(tmpdir(), 'streamcell-bench-'));
+
+async function cleanup(): Promise<void> {
+  // SIGTERM lets a worker drain (and write a --cpu-prof profile); then make sure.
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) return resolve();
+          const timer = setTimeout(() => c.kill('SIGKILL'), 10_000);
+          c.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          c.kill('SIGTERM');
+        }),
+    ),
+  );
+  const topics = (await admin.listTopics()).filter((t) => t.startsWith(ns));
+  if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${ns}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+  await admin.disconnect();
+  redis.disconnect();
+  await rm(dir, { recursive: true, force: true });
+  if (startedServices) execFileSync('bash', [join(ROOT, 'deploy/local/services.sh'), 'down'], { stdio: 'inherit' });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Random LSTM weights, uniform +-1/sqrt(hidden) as PyTorch initialises them. */
+function randomWeights(): RnnWeights {
+  let seed = 12345;
+  const rnd = (): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed / 2 ** 32;
+  };
+  const k = 1 / Math.sqrt(HIDDEN);
+  const u = (n: number): Float32Array => Float32Array.from({ length: n }, () => (rnd() * 2 - 1) * k);
+  const G = gateCount('lstm') * HIDDEN;
+  const layers = Array.from({ length: LAYERS }, (_, l) => ({
+    weightIh: u(G * (l === 0 ? INPUT : HIDDEN)),
+    weightHh: u(G * HIDDEN),
+    biasIh: u(G),
+    biasHh: u(G),
+  }));
+  const O = HORIZON * TARGETS;
+  return { cell: 'lstm', inputSize: INPUT, hiddenSize: HIDDEN, numLayers: LAYERS, outputSize: O, layers, headWeight: u(O * HIDDEN), headBias: u(O) };
+}
+
+const features = Array.from({ length: INPUT }, (_, i) => `f${i}`);
+function eventValue(stream: number, step: number, ts: number): string {
+  const values = features.map((_, i) => Math.round(Math.sin(stream * 0.37 + step * 0.11 + i) * 1000) / 1000);
+  return JSON.stringify({ stream: `s${stream}`, ts, values });
+}
+
+async function produce(topic: string, count: number, firstStep: number, ratePerSecond?: number): Promise<void> {
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const chunk = ratePerSecond ? Math.max(1, Math.round(ratePerSecond / 100)) : 1000;
+  const start = performance.now();
+  for (let i = 0; i < count; i += chunk) {
+    const messages = [];
+    for (let j = i; j < Math.min(count, i + chunk); j++) {
+      const stream = j % STREAMS;
+      messages.push({ key: `s${stream}`, value: eventValue(stream, firstStep + Math.floor(j / STREAMS), Date.now()) });
+    }
+    await producer.send({ topic, acks: -1, messages });
+    if (ratePerSecond) {
+      const due = start + ((i + chunk) * 1000) / ratePerSecond;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+  await producer.disconnect();
+}
+
+async function committed(group: string, topic: string): Promise<number> {
+  const offsets = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+  return offsets[0]!.partitions.reduce((a, p) => a + Math.max(0, Number(p.offset)), 0);
+}
+
+/** Waits until `group` has committed `total` messages of `topic`; returns the sustained rate between first and last commit. */
+async function drainRate(group: string, topic: string, total: number, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let first: { t: number; n: number } | undefined;
+  for (;;) {
+    const n = await committed(group, topic);
+    const t = performance.now();
+    if (!first && n > 0) first = { t, n };
+    if (n >= total) return first && t > first.t ? ((n - first.n) * 1000) / (t - first.t) : Number.NaN;
+    if (Date.now() > deadline) throw new Error(`${group}: only ${n} of ${total} committed within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function startChild(script: string, env: Record<string, string>, name: string): ChildProcess {
+  const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr.on('data', (d: Buffer) => {
+    const text = d.toString();
+    if (/"level":"(error|fatal)"/.test(text) || !text.startsWith('{')) process.stderr.write(`[${name}] ${text}`);
+  });
+  children.push(child);
+  return child;
+}
+
+try {
+  await mkdir(join(dir, 'bench'), { recursive: true });
+  await saveModel(join(dir, 'bench', '1'), {
+    name: 'bench',
+    version: '1',
+    cell: 'lstm',
+    inputSize: INPUT,
+    hiddenSize: HIDDEN,
+    numLayers: LAYERS,
+    horizon: HORIZON,
+    features,
+    targets: features.slice(0, TARGETS),
+    outputSize: HORIZON * TARGETS,
+  }, randomWeights());
+
+  const events = `${ns}.events`;
+  const forecasts = `${ns}.forecasts`;
+  const passOut = `${ns}.passthrough`;
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: [events, forecasts, `${events}.dlq`, passOut].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 1 })),
+  });
+
+  say(`producing ${EVENTS} events over ${STREAMS} streams to ${PARTITIONS} partitions`);
+  await produce(events, EVENTS, 0);
+
+  // 1. Worker throughput.
+  const metricsPort = await freePort();
+  const workerGroup = `${ns}-worker`;
+  startChild(join(ROOT, 'services/worker/src/main.ts'), {
+    MODELS_DIR: dir,
+    EVENTS_TOPICS: events,
+    FORECASTS_TOPIC: forecasts,
+    CONSUMER_GROUP: workerGroup,
+    STATE_KEY_PREFIX: `${ns}:`,
+    CREATE_TOPICS: 'false',
+    METRICS_PORT: String(metricsPort),
+    PARTITIONS_CONSUMED_CONCURRENTLY: args.concurrency,
+    LOG_LEVEL: 'warn',
+  }, 'worker');
+  say('worker consuming the backlog');
+  const workerRate = await drainRate(workerGroup, events, EVENTS, 600_000);
+  say(`worker: ${workerRate.toFixed(0)} events/s`);
+
+  // 2. Pass-through floor with the same client settings.
+  const passGroup = `${ns}-passthrough`;
+  startChild(join(ROOT, 'bench/e2e/passthrough.ts'), { PASS_IN: events, PASS_OUT: passOut, PASS_GROUP: passGroup }, 'passthrough');
+  const passRate = await drainRate(passGroup, events, EVENTS, 600_000);
+  say(`pass-through: ${passRate.toFixed(0)} events/s`);
+  children.pop()!.kill('SIGTERM');
+
+  // 3. Latency at 5,000 events/s through the running worker.
+  say(`latency: ${RATE} events/s for ${RATE_SECONDS} s`);
+  const latencies: number[] = [];
+  const consumer = kafka.consumer({ groupId: `${ns}-latency`, maxWaitTimeInMs: 20 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: forecasts, fromBeginning: false });
+  const firstStep = Math.ceil(EVENTS / STREAMS);
+  let measuring = false;
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      const now = Date.now();
+      if (!measuring) return;
+      for (const m of batch.messages) {
+        const ts = (JSON.parse(m.value!.toString()) as { ts: number }).ts;
+        latencies.push(now - ts);
+      }
+      await Promise.resolve();
+    },
+  });
+  await new Promise((r) => setTimeout(r, 3000));
+  measuring = true;
+  const sent = RATE * RATE_SECONDS;
+  await produce(events, sent, firstStep, RATE);
+  const deadline = Date.now() + 30_000;
+  while (latencies.length < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  await consumer.disconnect();
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number): number => latencies[Math.min(latencies.length - 1, Math.floor((latencies.length * p) / 100))]!;
+
+  // 4. Round trips per batch and bytes per stream.
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const metric = (re: RegExp): number => [...text.matchAll(re)].reduce((a, m) => a + Number(m[1]), 0);
+  const batches = metric(/^streamcell_batch_size_events_count (\S+)$/gm);
+  const batchEvents = metric(/^streamcell_batch_size_events_sum (\S+)$/gm);
+  const meanMs = (name: string, labels: string): string => {
+    const sum = metric(new RegExp(`^${name}_sum${labels} (\\S+)$`, 'gm'));
+    const count = metric(new RegExp(`^${name}_count${labels} (\\S+)$`, 'gm'));
+    return count > 0 ? ((sum / count) * 1000).toFixed(2) : '-';
+  };
+  const trips = metric(/^streamcell_redis_round_trip_seconds_count\{op="(?:load|save)"\} (\S+)$/gm);
+  const stored = (await redis.getBuffer(`${ns}:state:bench:s1`))!.length;
+  const memoryUsage = Number(await redis.call('MEMORY', 'USAGE', `${ns}:state:bench:s1`));
+  const budget = 2 * LAYERS * HIDDEN * 4 + HORIZON * HORIZON * TARGETS * 4 + 64;
+
+  const result = {
+    events_per_s: Math.round(workerRate),
+    passthrough_events_per_s: Math.round(passRate),
+    ratio: Math.round((workerRate / passRate) * 1000) / 1000,
+    p50_ms: pct(50),
+    p99_ms: pct(99),
+    redis_round_trips_per_batch: Math.round((trips / batches) * 100) / 100,
+  };
+  const rows: [string, string][] = [
+    ['machine', `${hostname()}, ${cpus().length} x ${cpus()[0]?.model ?? '?'}, Node ${process.versions.node}`],
+    ['setup', `1 worker, ${STREAMS} streams, LSTM ${LAYERS}x${HIDDEN}, input ${INPUT}, horizon ${HORIZON}, ${PARTITIONS} partitions, ${EVENTS} events`],
+    ['worker events/s (sustained)', String(result.events_per_s)],
+    ['pass-through events/s', String(result.passthrough_events_per_s)],
+    ['ratio (target >= 0.6)', String(result.ratio)],
+    [`latency p50 at ${RATE}/s (ms)`, String(result.p50_ms)],
+    [`latency p99 at ${RATE}/s (ms, target <= 50)`, String(result.p99_ms)],
+    ['forecasts received in latency phase', `${latencies.length} of ${sent}`],
+    ['Redis round trips per batch (target 2)', String(result.redis_round_trips_per_batch)],
+    ['mean events per partition batch', (batchEvents / batches).toFixed(1)],
+    ['partitions consumed concurrently', args.concurrency],
+    ['mean ms per batch: Redis load / save / kernel', `${meanMs('streamcell_redis_round_trip_seconds', '\\{op="load"\\}')} / ${meanMs('streamcell_redis_round_trip_seconds', '\\{op="save"\\}')} / ${meanMs('streamcell_step_seconds', '\\{model="bench"\\}')}`],
+    ['state value bytes per stream', `${stored} (budget ${budget})`],
+    ['Redis MEMORY USAGE per stream key', `${memoryUsage} bytes`],
+  ];
+  const w = Math.max(...rows.map((r) => r[0].length));
+  for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);
+  await mkdir(join(ROOT, 'bench/results'), { recursive: true });
+  await writeFile(join(ROOT, 'bench/results', `e2e-${new Date().toISOString().slice(0, 19).replace(/:/g, '')}.json`), JSON.stringify({ ...result, rows }, null, 2));
+  console.log(JSON.stringify(result));
+} finally {
+  await cleanup();
+}
