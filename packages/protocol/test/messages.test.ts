@@ -26,5 +26,15 @@ describe('dead letters', () => {
     expect(dl.headers[DEAD_LETTER_HEADERS.code]).toBe('malformed_json');
     expect(dl.headers[DEAD_LETTER_HEADERS.partition]).toBe('2');
     expect(deadLetterTopic('events')).toBe('events.dlq');
+    expect(dl.headers[DEAD_LETTER_HEADERS.originalBytes]).toBeUndefined();
+  });
+
+  it('cut values over the limit, saying so, so that a dead letter always fits where its event did', () => {
+    const value = Buffer.alloc(100, 0x61);
+    const dl = deadLetter({ key: null, value }, { topic: 'events', partition: 0, offset: '1' }, 'too_large', 'event is 100 bytes');
+    expect(dl.value).toBe(value);
+    const cut = deadLetter({ key: null, value }, { topic: 'events', partition: 0, offset: '1' }, 'too_large', 'event is 100 bytes', 64);
+    expect(cut.value).toEqual(value.subarray(0, 64));
+    expect(cut.headers[DEAD_LETTER_HEADERS.originalBytes]).toBe('100');
   });
 });

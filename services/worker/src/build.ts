@@ -30,8 +30,11 @@ export function workerTopics(config: WorkerConfig): { topic: string; partitions:
   return names.map((topic) => ({ topic, partitions: config.topicPartitions }));
 }
 
-/** Builds (does not start) a worker for `config`. */
-export async function buildWorker(config: WorkerConfig, log: Logger): Promise<BuiltWorker> {
+/**
+ * Builds (does not start) a worker for `config`. `onFatal` runs when the
+ * worker has failed for good after it started (the process should exit 1).
+ */
+export async function buildWorker(config: WorkerConfig, log: Logger, onFatal: (err: unknown) => void = () => undefined): Promise<BuiltWorker> {
   const metrics = createWorkerMetrics();
   const models = new ModelRegistry({ dir: config.modelsDir, maxBatch: config.maxKernelBatch, log: log.child({ component: 'models' }), metrics });
   const streamsLog = log.child({ component: 'kafka' });
@@ -53,10 +56,19 @@ export async function buildWorker(config: WorkerConfig, log: Logger): Promise<Bu
       topics: config.eventsTopics,
       fromBeginning: true,
       partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
+      sessionTimeout: config.sessionTimeoutMs,
+      heartbeatInterval: config.heartbeatIntervalMs,
       logger: streamsLog,
+      // kafkajs restarts its consumer after most crashes; when it will not,
+      // the worker is dead and says so (/healthz 503, exit 1) to be restarted.
+      onCrash: (error, restarting) => {
+        if (!restarting) void built.worker.fail(error).then(() => onFatal(error));
+      },
     });
     sink = new KafkaSink({ brokers: config.kafkaBrokers, clientId, logger: streamsLog });
-    const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3, enableAutoPipelining: false, lazyConnect: true });
+    // A command timeout turns a Redis that hangs into an error: the batch is
+    // then given back uncommitted instead of waiting forever.
+    const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3, commandTimeout: config.redisCommandTimeoutMs, lazyConnect: true });
     redis.on('error', (err: Error) => log.warn({ component: 'redis', err: err.message }, 'redis connection error'));
     try {
       await redis.connect();
@@ -78,6 +90,7 @@ export async function buildWorker(config: WorkerConfig, log: Logger): Promise<Bu
   }
 
   const worker = new Worker({ config, source, sink, store, models, metrics, log });
+  const built = { worker, metrics, memoryLog, dispose: () => clearInterval(lagTimer) };
   // Lag per partition, refreshed from the source's view after each batch.
   const lagTimer = setInterval(() => {
     for (const l of source.lag?.() ?? []) {
@@ -85,5 +98,5 @@ export async function buildWorker(config: WorkerConfig, log: Logger): Promise<Bu
     }
   }, 1000);
   lagTimer.unref();
-  return { worker, metrics, memoryLog, dispose: () => clearInterval(lagTimer) };
+  return built;
 }

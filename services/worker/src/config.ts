@@ -22,14 +22,18 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'EVENTS_TOPICS', required: false, default: 'events', description: 'Comma-separated topics to consume events from.' },
   { name: 'FORECASTS_TOPIC', required: false, default: 'forecasts', description: 'Topic forecasts are published to (key = stream id). Dead letters go to `<events topic>.dlq`.' },
   { name: 'CONSUMER_GROUP', required: false, default: 'streamcell-worker', description: 'Kafka consumer group; workers in one group share the partitions.' },
+  { name: 'KAFKA_SESSION_TIMEOUT_MS', required: false, default: '30000', description: 'Consumer group session timeout: how long a member that stopped heartbeating (killed, hung) keeps its partitions before the group moves them. Within the broker\'s group.min/max.session.timeout.ms.' },
+  { name: 'KAFKA_HEARTBEAT_INTERVAL_MS', required: false, default: '3000', description: 'Least gap between the consumer\'s group heartbeats; must be below KAFKA_SESSION_TIMEOUT_MS.' },
   { name: 'DEFAULT_MODEL', required: false, description: 'Model for events that name none and whose topic is not in TOPIC_MODELS. Unset: the only model in MODELS_DIR, when there is exactly one.' },
   { name: 'TOPIC_MODELS', required: false, default: '', description: 'Topic-to-model routes, `topic=model,topic=model`.' },
   { name: 'CREATE_TOPICS', required: false, default: 'true', description: 'Create missing event, forecast and dead-letter topics at start.' },
   { name: 'TOPIC_PARTITIONS', required: false, default: '12', description: 'Partitions of topics the worker creates.' },
   { name: 'OUT_OF_ORDER', required: false, default: 'reject', description: '`reject`: an event older than its stream\'s last event becomes a dead letter `out_of_order`; `accept`: it is applied.' },
   { name: 'STATE_TTL_SECONDS', required: false, default: '604800', description: 'Idle streams\' state expires after this long (refreshed on every write).' },
+  { name: 'REDIS_COMMAND_TIMEOUT_MS', required: false, default: '10000', description: 'A Redis command without an answer this long fails; the batch is then redelivered rather than stuck.' },
   { name: 'STATE_KEY_PREFIX', required: false, default: 'streamcell:', description: 'Prefix of every Redis key the worker writes.' },
   { name: 'MAX_EVENT_BYTES', required: false, default: '65536', description: 'Larger events become dead letters `too_large`.' },
+  { name: 'DEAD_LETTER_MAX_BYTES', required: false, default: '524288', description: 'Dead letters keep the original bytes up to this length; a longer (too_large) event is cut to it, with header `streamcell-dlq-original-bytes`, so that its dead letter always fits under the broker\'s message limit.' },
   { name: 'MAX_KERNEL_BATCH', required: false, default: '1024', description: 'Most streams stepped in one kernel call.' },
   { name: 'MODEL_POLL_MS', required: false, default: '5000', description: 'How often MODELS_DIR is scanned for new versions.' },
   { name: 'PARTITIONS_CONSUMED_CONCURRENTLY', required: false, default: '1', description: 'Partition batches handled at once by one worker.' },
@@ -48,6 +52,8 @@ export interface WorkerConfig {
   readonly eventsTopics: readonly string[];
   readonly forecastsTopic: string;
   readonly consumerGroup: string;
+  readonly sessionTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
   readonly defaultModel: string | undefined;
   readonly topicModels: ReadonlyMap<string, string>;
   readonly createTopics: boolean;
@@ -55,7 +61,9 @@ export interface WorkerConfig {
   readonly acceptOutOfOrder: boolean;
   readonly stateTtlMs: number;
   readonly stateKeyPrefix: string;
+  readonly redisCommandTimeoutMs: number;
   readonly maxEventBytes: number;
+  readonly deadLetterMaxBytes: number;
   readonly maxKernelBatch: number;
   readonly modelPollMs: number;
   readonly partitionsConsumedConcurrently: number;
@@ -125,6 +133,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): W
   if (eventsTopics.length === 0) problems.push('EVENTS_TOPICS: name at least one topic');
   const forecastsTopic = raw('FORECASTS_TOPIC') ?? '';
   if (eventsTopics.includes(forecastsTopic)) problems.push(`FORECASTS_TOPIC=${forecastsTopic}: must differ from the events topics`);
+  const sessionTimeoutMs = int('KAFKA_SESSION_TIMEOUT_MS', 1_000, 3_600_000);
+  const heartbeatIntervalMs = int('KAFKA_HEARTBEAT_INTERVAL_MS', 100, 3_600_000);
+  if (heartbeatIntervalMs >= sessionTimeoutMs) {
+    problems.push(`KAFKA_HEARTBEAT_INTERVAL_MS=${heartbeatIntervalMs}: must be below KAFKA_SESSION_TIMEOUT_MS (${sessionTimeoutMs})`);
+  }
   const logLevel = raw('LOG_LEVEL') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL=${logLevel}: must be one of ${LOG_LEVELS.join(', ')}`);
 
@@ -135,6 +148,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): W
     eventsTopics,
     forecastsTopic,
     consumerGroup: raw('CONSUMER_GROUP')!,
+    sessionTimeoutMs,
+    heartbeatIntervalMs,
     defaultModel: raw('DEFAULT_MODEL'),
     topicModels,
     createTopics: oneOf('CREATE_TOPICS', ['true', 'false'] as const) === 'true',
@@ -142,7 +157,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): W
     acceptOutOfOrder: oneOf('OUT_OF_ORDER', ['reject', 'accept'] as const) === 'accept',
     stateTtlMs: int('STATE_TTL_SECONDS', 1, 10 * 365 * 86_400) * 1000,
     stateKeyPrefix: raw('STATE_KEY_PREFIX')!,
+    redisCommandTimeoutMs: int('REDIS_COMMAND_TIMEOUT_MS', 10, 600_000),
     maxEventBytes: int('MAX_EVENT_BYTES', 64, 16 * 1024 * 1024),
+    deadLetterMaxBytes: int('DEAD_LETTER_MAX_BYTES', 64, 16 * 1024 * 1024),
     maxKernelBatch: int('MAX_KERNEL_BATCH', 1, 65_536),
     modelPollMs: int('MODEL_POLL_MS', 100, 3_600_000),
     partitionsConsumedConcurrently: int('PARTITIONS_CONSUMED_CONCURRENTLY', 1, 1024),

@@ -19,7 +19,7 @@ const log = createLogger({ name: 'streamcell-worker', level: config.logLevel });
 log.info({ config: describeConfig(config, redactUrl) }, 'starting');
 
 try {
-  const { worker, dispose } = await buildWorker(config, log);
+  const { worker, dispose } = await buildWorker(config, log, () => process.exit(1));
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals += 1;

@@ -35,7 +35,7 @@ import { errorSums, scoreAndShift, scoringLayout, type ErrorSums, type ScoringLa
 /** The settings a pipeline uses. */
 export type PipelineConfig = Pick<
   WorkerConfig,
-  'forecastsTopic' | 'topicModels' | 'defaultModel' | 'acceptOutOfOrder' | 'stateTtlMs' | 'stateKeyPrefix' | 'maxEventBytes'
+  'forecastsTopic' | 'topicModels' | 'defaultModel' | 'acceptOutOfOrder' | 'stateTtlMs' | 'stateKeyPrefix' | 'maxEventBytes' | 'deadLetterMaxBytes'
 >;
 
 /** What a pipeline is wired to. */
@@ -92,10 +92,12 @@ interface Outgoing {
   readonly times: number[];
   /** Forecasts per model name. */
   readonly perModel: Map<string, number>;
+  /** Dead letters per code, counted once they are sent. */
+  readonly deadLetterCodes: Map<DeadLetterCode, number>;
 }
 
 function newOutgoing(): Outgoing {
-  return { forecasts: [], deadLetters: new Map(), times: [], perModel: new Map() };
+  return { forecasts: [], deadLetters: new Map(), times: [], perModel: new Map(), deadLetterCodes: new Map() };
 }
 
 /** The state key of a stream under a model. */
@@ -138,13 +140,18 @@ export class BatchPipeline {
       this.#step(works, out, sums);
       await this.#publish(out);
       out = newOutgoing();
-      await control.heartbeat();
+      // No heartbeat between publish and save: a rebalance it reported would
+      // throw the published batch away and publish it again; the save is safe
+      // under a rebalance anyway (compare-and-set), so heartbeat after it.
       works = await this.#save(works);
       if (works.length > 0) {
         metrics.stateConflicts.inc(works.length);
         this.#log.warn({ partition: batch.partition, topic: batch.topic, streams: works.length, attempt }, 'state changed under us; reloading and redoing those streams');
       }
     }
+    // A batch with no valid event never enters the loop: its dead letters are still here.
+    await this.#publish(out);
+    await control.heartbeat();
     this.#recordErrors(sums);
     if (control.isStale()) {
       this.#log.info({ topic: batch.topic, partition: batch.partition }, 'partition was reassigned; leaving the commit to its new owner');
@@ -393,6 +400,7 @@ export class BatchPipeline {
       metrics.appendLatencySeconds.observe(Math.max(0, now - out.times[i + 1]!) / 1000);
     }
     for (const [model, n] of out.perModel) metrics.forecastsOut.inc({ model }, n);
+    for (const [code, n] of out.deadLetterCodes) metrics.deadLetters.inc({ code }, n);
   }
 
   /** Saves every stream that stepped; returns those whose compare-and-set lost. */
@@ -426,9 +434,10 @@ export class BatchPipeline {
   #deadLetter(out: Outgoing, msg: InboundMessage, code: DeadLetterCode, message: string): void {
     const topic = deadLetterTopic(msg.topic);
     const list = out.deadLetters.get(topic) ?? [];
-    list.push(deadLetter(msg, { topic: msg.topic, partition: msg.partition, offset: msg.offset }, code, message));
+    // A dead letter Kafka refuses would stall the partition: very long (too_large) values are cut.
+    list.push(deadLetter(msg, { topic: msg.topic, partition: msg.partition, offset: msg.offset }, code, message, this.#d.config.deadLetterMaxBytes));
     out.deadLetters.set(topic, list);
-    this.#d.metrics.deadLetters.inc({ code });
+    out.deadLetterCodes.set(code, (out.deadLetterCodes.get(code) ?? 0) + 1);
     this.#log.debug({ topic: msg.topic, partition: msg.partition, offset: msg.offset, code, reason: message }, 'dead letter');
   }
 

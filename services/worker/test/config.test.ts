@@ -45,6 +45,12 @@ describe('worker configuration', () => {
     expect(names).toEqual(['KAFKA_BROKERS', 'REDIS_URL', 'TOPIC_MODELS', 'FORECASTS_TOPIC', 'LOG_LEVEL', 'OUT_OF_ORDER', 'STATE_TTL_SECONDS', 'METRICS_PORT']);
   });
 
+  it('reads the group timeouts and refuses a heartbeat interval not below the session timeout', () => {
+    expect(loadConfig({})).toMatchObject({ sessionTimeoutMs: 30_000, heartbeatIntervalMs: 3_000 });
+    expect(loadConfig({ KAFKA_SESSION_TIMEOUT_MS: '6000', KAFKA_HEARTBEAT_INTERVAL_MS: '500' })).toMatchObject({ sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500 });
+    expect(problems({ KAFKA_SESSION_TIMEOUT_MS: '6000', KAFKA_HEARTBEAT_INTERVAL_MS: '6000' })).toEqual(['KAFKA_HEARTBEAT_INTERVAL_MS=6000: must be below KAFKA_SESSION_TIMEOUT_MS (6000)']);
+  });
+
   it('refuses half of the distributed pair', () => {
     expect(problems({ KAFKA_BROKERS: 'k:9092' })).toEqual(['KAFKA_BROKERS and REDIS_URL: set both (distributed mode) or neither (embedded mode)']);
   });

@@ -164,6 +164,18 @@ describe('BatchPipeline', () => {
     expect(await store.load([stateKey('streamcell:', 'weather', 'f')])).toEqual([null]);
   });
 
+  it('publishes the dead letters of a batch in which no event is valid, before committing it', async () => {
+    const { pipeline, sink } = await pipelineHarness();
+    const control = recordingControl();
+    const batch = batchOf([
+      { key: 'x', value: 'not json' },
+      { key: 'x', value: { stream: 'x', values: [1] } },
+    ]);
+    await pipeline.handle(batch, control);
+    expect(sink.messages('events.dlq').map((m) => m.headers[DEAD_LETTER_HEADERS.code])).toEqual(['malformed_json', 'wrong_dimension']);
+    expect(control.commits).toEqual([String(Number(batch.messages.at(-1)!.offset) + 1)]);
+  });
+
   it('scores forecasts against what arrives and the persistence forecast beside them', async () => {
     const { pipeline, metrics } = await pipelineHarness();
     await pipeline.handle(batchOf(Array.from({ length: 10 }, (_, i) => event('s', i))), recordingControl());

@@ -1,0 +1,110 @@
+/**
+ * Online equals offline, on the real Kafka and Redis: 200 streams of 50 events
+ * through one worker process. Every stream's forecasts, read back from the
+ * forecasts topic, are exactly (float32 for float32) what `streamcell predict`
+ * prints for its sequence, in order and once each; and the state the worker
+ * left in Redis holds exactly predict --state's final h and c.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ForecastMessage } from '@streamcell/protocol';
+import { decodeRecord, fnv1a32 } from '@streamcell/state';
+import { openTestEnv, type TestEnv } from '../../../test/support/services.ts';
+import { stateKey } from '../src/pipeline.ts';
+import { connectProducer, produceAtPace, readTopic, waitForGroupCaughtUp } from './support/kafka.ts';
+import { MODEL, flatForecast, interleaved, loadWeatherModel, offlinePredict, planStreams, readStates, sameBits } from './support/streams.ts';
+import { WorkerProcess, artifactsDir, killAll, workerEnv } from './support/worker-process.ts';
+
+const STREAMS = 200;
+const EVENTS_PER_STREAM = 50;
+const PARTITIONS = 6;
+
+describe('worker: online forecasts and state equal streamcell predict', () => {
+  let env: TestEnv;
+  const workers: WorkerProcess[] = [];
+  let group = '';
+
+  beforeAll(async () => {
+    env = await openTestEnv();
+  });
+  afterAll(async () => {
+    await killAll(workers);
+    if (group !== '') await env?.admin.deleteGroups([group]).catch(() => {});
+    await env?.cleanup();
+  });
+
+  it('publishes for 200 streams x 50 events exactly what predict prints, and saves predict --state\'s final h and c', { timeout: 150_000 }, async () => {
+    const eventsTopic = await env.createTopic('events', PARTITIONS);
+    const forecastsTopic = await env.createTopic('forecasts', PARTITIONS);
+    await env.createTopic('events.dlq', 1);
+    group = `${env.ns}-workers`;
+    const dir = artifactsDir('online-offline', env.ns);
+    const wiring = { brokers: env.brokers, redisUrl: env.redisUrl, eventsTopic, forecastsTopic, group, keyPrefix: env.keyPrefix };
+
+    const plans = planStreams('station', STREAMS, EVENTS_PER_STREAM);
+    const worker = await WorkerProcess.start('worker-1', workerEnv(wiring), dir);
+    workers.push(worker);
+
+    const producer = await connectProducer(env.kafka);
+    try {
+      await produceAtPace(producer, eventsTopic, interleaved(plans), { perSecond: 5_000, chunk: 200 });
+    } finally {
+      await producer.disconnect();
+    }
+    await waitForGroupCaughtUp(env.admin, group, eventsTopic, {
+      timeoutMs: 90_000,
+      check: () => {
+        if (worker.exit !== null) throw new Error(`worker exited early (${JSON.stringify(worker.exit)}); see ${worker.logPath}`);
+      },
+    });
+    // Forecasts are published before the commit that was just seen, so they are all there.
+    const exit = await worker.stop();
+    expect(exit, `worker drained and exited 0; see ${worker.logPath}`).toEqual({ code: 0, signal: null });
+
+    const [events, published, dlq] = await Promise.all([readTopic(env.kafka, env.admin, eventsTopic), readTopic(env.kafka, env.admin, forecastsTopic), readTopic(env.kafka, env.admin, `${eventsTopic}.dlq`)]);
+    expect(events).toHaveLength(STREAMS * EVENTS_PER_STREAM);
+    expect(dlq).toEqual([]);
+    expect(published).toHaveLength(STREAMS * EVENTS_PER_STREAM);
+
+    // Per stream, in topic order (one stream = one key = one partition, published in order).
+    const sources = new Map<string, string[]>();
+    for (const e of events) {
+      const s = e.key!.toString();
+      sources.set(s, [...(sources.get(s) ?? []), `${e.topic}/${e.partition}/${e.offset}`]);
+    }
+    const online = new Map<string, ForecastMessage[]>();
+    for (const m of published) {
+      const f = JSON.parse(m.value!.toString()) as ForecastMessage;
+      expect(m.key!.toString()).toBe(f.stream);
+      online.set(f.stream, [...(online.get(f.stream) ?? []), f]);
+    }
+    expect(online.size).toBe(STREAMS);
+
+    const model = await loadWeatherModel();
+    const keys = plans.map((p) => stateKey(env.keyPrefix, MODEL, p.stream));
+    const states = await readStates(env.redis, keys);
+    for (const [i, plan] of plans.entries()) {
+      const offline = await offlinePredict(model, plan.rows);
+      const mine = online.get(plan.stream) ?? [];
+      // toEqual on numbers is exact: the JSON numbers are the float32 values, printed to round-trip.
+      expect(mine.map((f) => flatForecast(f.forecast)), `forecasts of ${plan.stream}`).toEqual(offline.forecasts);
+      expect(mine.map((f) => `${f.source.topic}/${f.source.partition}/${f.source.offset}`), `sources of ${plan.stream}`).toEqual(sources.get(plan.stream));
+      expect(mine.map((f) => f.ts)).toEqual(plan.ts);
+      expect(mine.every((f) => f.model.name === MODEL && f.model.version === '1')).toBe(true);
+      expect(mine.map((f) => f.error !== undefined)).toEqual(plan.rows.map((_, k) => k > 0));
+
+      const raw = states.get(keys[i]!);
+      expect(raw, `state of ${plan.stream} in Redis`).toBeInstanceOf(Buffer);
+      const rec = decodeRecord(raw!);
+      if (typeof rec === 'string') throw new Error(`state of ${plan.stream} does not decode: ${rec}`);
+      expect(sameBits(rec.state, offline.finalState), `state of ${plan.stream} equals predict --state's last h and c bitwise`).toBe(true);
+      const last = mine.at(-1)!.source;
+      expect({ steps: rec.steps, topicHash: rec.topicHash, partition: rec.partition, offset: rec.offset, lastEventTs: rec.lastEventTs }).toEqual({
+        steps: EVENTS_PER_STREAM,
+        topicHash: fnv1a32(eventsTopic),
+        partition: last.partition,
+        offset: Number(last.offset),
+        lastEventTs: plan.ts.at(-1),
+      });
+    }
+  });
+});
