@@ -125,8 +125,9 @@ kafka_java_args() {
     -cp "$JARS/*")
 }
 
+# Progress goes to stderr: stdout of `up` is only the export lines, for eval.
 kafka_ready() {
-  (cd "$ROOT" && KAFKA_BROKERS="$KAFKA_BROKERS_LOCAL" node deploy/local/kafka-ready.ts "$@")
+  (cd "$ROOT" && KAFKA_BROKERS="$KAFKA_BROKERS_LOCAL" node deploy/local/kafka-ready.ts "$@") >&2
 }
 
 kafka_up() {
@@ -135,7 +136,7 @@ kafka_up() {
     if [ "$running" != "$KAFKA_FULL" ]; then
       sc_log "Kafka $running is running; run 'down' before starting $KAFKA_FULL"; exit 1
     fi
-    kafka_ready --timeout 60 >/dev/null
+    kafka_ready --timeout 60
     return
   fi
   if port_in_use "$KAFKA_PORT" || port_in_use "$CONTROLLER_PORT"; then
