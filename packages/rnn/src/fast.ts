@@ -1,6 +1,14 @@
 import { checkMaxBatch, stateSize, validateWeights } from './spec.ts';
 import type { RnnSpec, RnnWeights, Stepper } from './types.ts';
-import { activationScratch, emitActivationConstants, emitConstant, emitSigmoid, emitTanh } from './wasm/activations.ts';
+import {
+  activationScratch,
+  emitActivationConstants,
+  emitConstant,
+  emitSigmoid,
+  emitTanh,
+  SIGMOID_INPUT_SCALE,
+  TANH_INPUT_SCALE,
+} from './wasm/activations.ts';
 import type { ActivationScratch } from './wasm/activations.ts';
 import { encodeModule, FunctionBuilder } from './wasm/encoder.ts';
 import type { Emit } from './wasm/encoder.ts';
@@ -19,13 +27,17 @@ import { instantiate, validate } from './wasm/runtime.ts';
  * accumulators held in registers: each input is broadcast once per row and
  * each weight vector loaded once per tile. The default 2 × 6 tile uses the 15
  * vector registers V8 gives wasm on x64 without spilling, and runs the product
- * at the core's 128-bit FMA peak. The nonlinearities (σ and tanh in SIMD, see
+ * at the core's 128-bit FMA peak. The weights and bias of every gate are
+ * packed pre-multiplied by its activation's input scale (log2 e for σ, 2·log2 e
+ * for tanh), so the product yields base-2 arguments and the activations skip
+ * their range-reduction multiplies. The nonlinearities (σ and tanh in SIMD, see
  * ./wasm/activations.ts) then run over the tile in short independent loop
  * iterations, writing h (and c) back in place; then the next layer, then the
  * linear head.
  *
  * Determinism. Each output lane is one row's dot product summed in a fixed
- * order: bias, then the layer input k = 0..K−1, then hPrev k = 0..H−1. Lanes
+ * order: bias, then the layer input k = 0..K−1, then hPrev k = 0..H−1 (the
+ * scaled weights are fixed at construction, so they change no ordering). Lanes
  * never mix, rows never mix, and the order does not depend on the tile shape
  * (tests check tilings against each other bit for bit). A batch whose size is
  * not a multiple of rowTile has its last rows copied into a scratch tile,
@@ -131,7 +143,8 @@ function layerGroups(weights: RnnWeights, layer: number): { groups: ColumnGroup[
   const input: KRange = layer === 0 ? { base: 'x', offset: 0, count: inputSize } : { base: 's', offset: (layer - 1) * H * 4, count: H };
   const hidden: KRange = { base: 's', offset: layer * H * 4, count: H };
   // gates: PyTorch gate indices covered by the group, each padded to Hp columns.
-  const group = (gates: readonly number[], useIh: boolean, useHh: boolean): ColumnGroup => {
+  // scales: what each gate's weights and bias are multiplied by (the input scale of its activation).
+  const group = (gates: readonly number[], scales: readonly number[], useIh: boolean, useHh: boolean): ColumnGroup => {
     const mats: { m: Float32Array; cols: number }[] = [];
     const ranges: KRange[] = [];
     if (useIh) {
@@ -146,32 +159,38 @@ function layerGroups(weights: RnnWeights, layer: number): { groups: ColumnGroup[
       const j = col % Hp;
       return j < H ? gates[Math.floor(col / Hp)]! * H + j : undefined;
     };
+    const scaleOf = (col: number): number => scales[Math.floor(col / Hp)]!;
     return {
       cols: gates.length * Hp,
       ranges,
       value(col, range, k) {
         const row = rowOf(col);
         const { m, cols } = mats[range]!;
-        return row === undefined ? 0 : m[row * cols + k]!;
+        // Rounded to float32 once, when packed.
+        return row === undefined ? 0 : m[row * cols + k]! * scaleOf(col);
       },
       bias(col) {
         const row = rowOf(col);
         if (row === undefined) return 0;
-        // Both PyTorch biases, summed once in float32: the accumulator starts from it.
-        return Math.fround((useIh ? w.biasIh[row]! : 0) + (useHh ? w.biasHh[row]! : 0));
+        // Both PyTorch biases, summed and scaled in float64 and rounded once to
+        // float32: the accumulator starts from it.
+        return Math.fround(((useIh ? w.biasIh[row]! : 0) + (useHh ? w.biasHh[row]! : 0)) * scaleOf(col));
       },
     };
   };
   if (cell === 'gru') {
     // n needs W_in x + b_in and W_hn h + b_hn apart (r multiplies the latter only).
-    const groups = [group([0, 1], true, true), group([2], true, false), group([2], false, true)];
+    const sig = SIGMOID_INPUT_SCALE;
+    const tanh = TANH_INPUT_SCALE;
+    const groups = [group([0, 1], [sig, sig], true, true), group([2], [tanh], true, false), group([2], [tanh], false, true)];
     return { groups, gWidth: 4 * Hp };
   }
   if (cell === 'lstm') {
     // G holds [i | f | o | g] so that the three sigmoids are one contiguous run.
-    return { groups: [group([0, 1, 3, 2], true, true)], gWidth: 4 * Hp };
+    const sig = SIGMOID_INPUT_SCALE;
+    return { groups: [group([0, 1, 3, 2], [sig, sig, sig, TANH_INPUT_SCALE], true, true)], gWidth: 4 * Hp };
   }
-  return { groups: [group([0], true, true)], gWidth: Hp };
+  return { groups: [group([0], [cell === 'rnn_tanh' ? TANH_INPUT_SCALE : 1], true, true)], gWidth: Hp };
 }
 
 function headGroup(weights: RnnWeights): ColumnGroup {
@@ -493,7 +512,11 @@ function emitActivations(f: FunctionBuilder, L: TileLocals, A: ActLocals, shape:
         f.f32x4Mul();
         f.f32x4Add();
         f.set(v1); // c = f·cPrev + i·g
-        emitTanh(f, sc, () => f.get(v1));
+        emitTanh(f, sc, () => {
+          f.get(v1);
+          emitConstant(f, sc, TANH_INPUT_SCALE);
+          f.f32x4Mul();
+        });
         gate(2)();
         f.f32x4Mul();
         f.set(v0); // h = o·tanh(c)

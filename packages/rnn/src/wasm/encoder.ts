@@ -246,6 +246,12 @@ export class FunctionBuilder {
   f32x4Pmax(): void {
     this.simd(0xeb);
   }
+  f32x4Abs(): void {
+    this.simd(0xe0);
+  }
+  v128Xor(): void {
+    this.simd(0x51);
+  }
   f32x4Neg(): void {
     this.simd(0xe1);
   }
