@@ -35,7 +35,7 @@ const { values: args } = parseArgs({
     streams: { type: 'string', default: '10000' },
     'rate-seconds': { type: 'string', default: '20' },
     quick: { type: 'boolean', default: false },
-    concurrency: { type: 'string', default: '1' },
+    concurrency: { type: 'string', default: '4' },
   },
 });
 const STREAMS = Number(args.streams);
@@ -230,7 +230,7 @@ try {
 
   // 2. Pass-through floor with the same client settings.
   const passGroup = `${ns}-passthrough`;
-  startChild(join(ROOT, 'bench/e2e/passthrough.ts'), { PASS_IN: events, PASS_OUT: passOut, PASS_GROUP: passGroup }, 'passthrough');
+  startChild(join(ROOT, 'bench/e2e/passthrough.ts'), { PASS_IN: events, PASS_OUT: passOut, PASS_GROUP: passGroup, PASS_CONCURRENCY: args.concurrency! }, 'passthrough');
   const passRate = await drainRate(passGroup, events, EVENTS, 600_000);
   say(`pass-through: ${passRate.toFixed(0)} events/s`);
   children.pop()!.kill('SIGTERM');

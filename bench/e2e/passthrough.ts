@@ -2,14 +2,14 @@
  * The floor of bench/e2e: consume, produce the same bytes, commit. No state,
  * no model, and the same source and sink (client settings) as the worker, so
  * the ratio to it shows what the service itself costs.
- *   PASS_IN, PASS_OUT, PASS_GROUP, KAFKA_BROKERS from the environment.
+ *   PASS_IN, PASS_OUT, PASS_GROUP, PASS_CONCURRENCY, KAFKA_BROKERS from the environment.
  */
 import { KafkaSink, KafkaSource } from '@streamcell/streams';
 
 const brokers = process.env.KAFKA_BROKERS!.split(',');
 const sink = new KafkaSink({ brokers, clientId: 'streamcell-passthrough' });
 await sink.connect();
-const source = new KafkaSource({ brokers, clientId: 'streamcell-passthrough', groupId: process.env.PASS_GROUP!, topics: [process.env.PASS_IN!], fromBeginning: true });
+const source = new KafkaSource({ brokers, clientId: 'streamcell-passthrough', groupId: process.env.PASS_GROUP!, topics: [process.env.PASS_IN!], fromBeginning: true, partitionsConsumedConcurrently: Number(process.env.PASS_CONCURRENCY ?? '1') });
 await source.start(async (batch, control) => {
   await sink.send([{ topic: process.env.PASS_OUT!, messages: batch.messages.map((m) => ({ key: m.key, value: m.value })) }]);
   await control.commit((BigInt(batch.messages.at(-1)!.offset) + 1n).toString());

@@ -42,6 +42,10 @@ export class KafkaSink implements Sink {
   readonly #producer: Producer;
   readonly #maxBatchBytes: number;
   #connected = false;
+  #requests = 0;
+  /** Sends waiting for the one in flight; see {@link KafkaSink.send}. */
+  readonly #waiting: PendingSend[] = [];
+  #flushing = false;
 
   constructor(options: KafkaSinkOptions) {
     if (options.maxBatchBytes !== undefined && (!Number.isInteger(options.maxBatchBytes) || options.maxBatchBytes <= 0)) {
@@ -80,12 +84,65 @@ export class KafkaSink implements Sink {
    * above `message.max.bytes` (1 MiB by default). So a larger send, such as
    * a worker catching up, is cut into consecutive calls of at most
    * `maxBatchBytes`. Each partition keeps its order.
+   *
+   * The idempotent producer has one request in flight, so sends from
+   * partitions handled concurrently would queue behind each other, one round
+   * trip each. Instead, sends that arrive while one is in flight are merged,
+   * in arrival order and up to `maxBatchBytes`, into the next request (a
+   * group commit). When a merged request fails, each caller's records are
+   * sent again on their own, so a failure reaches only the caller it belongs
+   * to; partitions the failed request did write then hold those messages
+   * twice, with the same content, which at-least-once delivery allows.
    */
-  async send(records: readonly OutboundRecords[]): Promise<void> {
+  send(records: readonly OutboundRecords[]): Promise<void> {
     const total = records.reduce((n, r) => n + r.messages.length, 0);
-    if (total === 0) return;
-    if (!this.#connected) throw new StreamcellError('internal', 'KafkaSink.send called before connect() or after disconnect()');
+    if (total === 0) return Promise.resolve();
+    if (!this.#connected) return Promise.reject(new StreamcellError('internal', 'KafkaSink.send called before connect() or after disconnect()'));
+    return new Promise<void>((resolve, reject) => {
+      this.#waiting.push({ records, resolve, reject });
+      if (!this.#flushing) void this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    this.#flushing = true;
+    while (this.#waiting.length > 0) {
+      const group = this.#waiting.splice(0, this.#mergeable());
+      try {
+        await this.#sendNow(group.flatMap((g) => g.records));
+        for (const g of group) g.resolve();
+      } catch (err) {
+        if (group.length === 1) {
+          group[0]!.reject(err);
+          continue;
+        }
+        for (const g of group) {
+          try {
+            await this.#sendNow(g.records);
+            g.resolve();
+          } catch (own) {
+            g.reject(own);
+          }
+        }
+      }
+    }
+    this.#flushing = false;
+  }
+
+  /** How many waiting sends fit in one request (at least one). */
+  #mergeable(): number {
+    let bytes = 0;
+    for (let i = 0; i < this.#waiting.length; i++) {
+      for (const r of this.#waiting[i]!.records) for (const m of r.messages) bytes += estimateBytes(m);
+      if (bytes > this.#maxBatchBytes) return Math.max(1, i);
+    }
+    return this.#waiting.length;
+  }
+
+  async #sendNow(records: readonly OutboundRecords[]): Promise<void> {
+    const total = records.reduce((n, r) => n + r.messages.length, 0);
     for (const chunk of chunkRecords(records, this.#maxBatchBytes)) {
+      this.#requests += 1;
       try {
         await this.#producer.sendBatch({
           topicMessages: chunk,
@@ -103,6 +160,11 @@ export class KafkaSink implements Sink {
     }
   }
 
+  /** `sendBatch` calls made so far (each is one produce request per broker); for tests and metrics. */
+  get requestsSent(): number {
+    return this.#requests;
+  }
+
   /** Closes the connections. kafkajs does not wait for sends in flight: await them first. */
   async disconnect(): Promise<void> {
     this.#connected = false;
@@ -115,6 +177,12 @@ export class KafkaSink implements Sink {
 }
 
 type TopicMessages = { topic: string; messages: Message[] };
+
+interface PendingSend {
+  readonly records: readonly OutboundRecords[];
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
 
 /**
  * Cuts records, in order, into runs of at most `budget` estimated bytes (a

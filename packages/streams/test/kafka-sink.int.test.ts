@@ -85,6 +85,41 @@ describe('KafkaSink', () => {
     expect(got.map((m) => Number(m.value!.toString().slice(0, 6)))).toEqual(Array.from({ length: n }, (_, i) => i));
   });
 
+  it('merges concurrent sends into few produce requests, keeps each partition in order, and fails only the caller whose records fail', async () => {
+    const topic = await env.createTopic('merged', 3);
+    const sink = new KafkaSink({ brokers: env.brokers, clientId: `${env.ns}-merge` });
+    await sink.connect();
+    const callers = 20;
+    const batch = (c: number): { topic: string; messages: { key: string; value: string }[] }[] => [
+      { topic, messages: Array.from({ length: 10 }, (_, i) => ({ key: `stream-${i % 3}`, value: `${c}:${i}` })) },
+    ];
+    let merged: number;
+    try {
+      // 20 sends issued together: the first goes alone, the others wait for it and go as one.
+      const before = sink.requestsSent;
+      await Promise.all(Array.from({ length: callers }, (_, c) => sink.send(batch(c))));
+      merged = sink.requestsSent - before;
+      // A bad send merged with good ones fails alone; the good ones land.
+      const good = Array.from({ length: callers }, (_, c) => sink.send(batch(callers + c)));
+      const bad = sink.send([{ topic, messages: [{ key: 'k', value: Buffer.alloc(2 * 1024 * 1024) }] }]).catch((e: unknown) => e);
+      await Promise.all(good);
+      expect(isStreamcellError(await bad, 'too_large')).toBe(true);
+    } finally {
+      await sink.disconnect();
+    }
+    expect(merged).toBeLessThanOrEqual(3);
+    const got = await readAll([topic], 2 * callers * 10);
+    expect(got.length).toBeGreaterThanOrEqual(2 * callers * 10);
+    for (const key of ['stream-0', 'stream-1', 'stream-2']) {
+      const values = got.filter((m) => m.key!.toString() === key).sort((a, b) => Number(a.offset) - Number(b.offset)).map((m) => m.value!.toString());
+      const expected = Array.from({ length: 2 * callers }, (_, c) => Array.from({ length: 10 }, (_, i) => i).filter((i) => `stream-${i % 3}` === key).map((i) => `${c}:${i}`)).flat();
+      // The failed merged request may have written some partitions before the
+      // good sends went again alone: duplicates are allowed, but every message
+      // is there and their first copies are in order.
+      expect([...new Set(values)]).toEqual(expected);
+    }
+  });
+
   it('reports an unreachable broker, a missing topic and a send before connect as StreamcellErrors', async () => {
     const down = new KafkaSink({ brokers: ['127.0.0.1:1'], clientId: 'down', retry: { retries: 1, initialRetryTime: 50 } });
     const e1 = await down.connect().catch((e: unknown) => e);
