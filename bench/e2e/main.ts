@@ -230,7 +230,7 @@ try {
 
   // 2. Pass-through floor with the same client settings.
   const passGroup = `${ns}-passthrough`;
-  startChild(join(ROOT, 'bench/e2e/passthrough.ts'), { PASS_IN: events, PASS_OUT: passOut, PASS_GROUP: passGroup, PASS_CONCURRENCY: args.concurrency! }, 'passthrough');
+  startChild(join(ROOT, 'bench/e2e/passthrough.ts'), { PASS_IN: events, PASS_OUT: passOut, PASS_GROUP: passGroup, PASS_CONCURRENCY: args.concurrency }, 'passthrough');
   const passRate = await drainRate(passGroup, events, EVENTS, 600_000);
   say(`pass-through: ${passRate.toFixed(0)} events/s`);
   children.pop()!.kill('SIGTERM');
