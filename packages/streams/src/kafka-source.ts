@@ -96,7 +96,11 @@ export class KafkaSource implements Source {
     this.#kafka = createKafkaClient(options, this.#logger);
   }
 
-  /** Connects, subscribes and joins the group; resolves once this member has its first assignment. */
+  /**
+   * Connects, subscribes and starts the consumer. Rejects when the brokers
+   * cannot be reached, a topic is missing, or the first join fails in a way
+   * kafkajs will not retry; a join kafkajs retries is left to it.
+   */
   start(handler: BatchHandler): Promise<void> {
     if (this.#state !== 'idle') return Promise.reject(new StreamcellError('internal', `KafkaSource.start called in state ${this.#state}; a source starts once`));
     this.#state = 'starting';
@@ -123,7 +127,9 @@ export class KafkaSource implements Source {
     consumer.on(consumer.events.CRASH, (event) => {
       const { error, restart } = event.payload;
       this.#assignments = new Map();
-      if (this.#state === 'starting') crashedWhileStarting = error;
+      // A crash kafkajs recovers from by itself (the group coordinator still
+      // loading on a fresh broker, say) is not a failed start.
+      if (this.#state === 'starting' && !restart) crashedWhileStarting = error;
       this.#logger.error({ groupId: o.groupId, err: error, restarting: restart }, 'Kafka consumer crashed');
       o.onCrash?.(error, restart);
     });

@@ -54,6 +54,8 @@ const MAX_SAVE_ATTEMPTS = 5;
 
 interface PendingEvent {
   readonly msg: InboundMessage;
+  /** Hash of the source topic, as stored in the state record's guard. */
+  readonly topicHash: number;
   readonly offset: number;
   readonly ts: number;
   readonly reset: boolean;
@@ -165,6 +167,8 @@ export class BatchPipeline {
     const { config } = this.#d;
     const fallbackModel = config.defaultModel ?? (snapshot.size === 1 ? [...snapshot.keys()][0] : undefined);
     const works = new Map<string, StreamWork>();
+    // Every message of a batch comes from one topic: hash it once.
+    const topicHash = fnv1a32(batch.topic);
     for (const msg of batch.messages) {
       const decoded = decodeEvent(msg.value, msg.key, { maxEventBytes: config.maxEventBytes, fallbackTs: msg.timestamp });
       if (!decoded.ok) {
@@ -221,7 +225,7 @@ export class BatchPipeline {
         };
         works.set(key, w);
       }
-      w.events.push({ msg, offset: Number(msg.offset), ts: e.ts, reset: e.reset, end: e.end, raw, scaled });
+      w.events.push({ msg, topicHash, offset: Number(msg.offset), ts: e.ts, reset: e.reset, end: e.end, raw, scaled });
     }
     return [...works.values()];
   }
@@ -278,8 +282,7 @@ export class BatchPipeline {
     const { metrics, config } = this.#d;
     let lastTs = w.lastTs;
     for (const ev of w.events) {
-      const topicHash = fnv1a32(ev.msg.topic);
-      const samePartition = w.hasRecord && topicHash === w.topicHash && ev.msg.partition === w.partition;
+      const samePartition = w.hasRecord && ev.topicHash === w.topicHash && ev.msg.partition === w.partition;
       if (samePartition && ev.offset <= w.offset) {
         metrics.replaySkipped.inc();
         continue;
@@ -370,7 +373,7 @@ export class BatchPipeline {
       out.forecasts.push({ key: w.stream, value: encodeForecast(msg), headers: { [IDEMPOTENCY_HEADER]: idempotencyKey(msg.source) } });
       out.times.push(ev.ts, ev.msg.timestamp);
       out.perModel.set(model.name, (out.perModel.get(model.name) ?? 0) + 1);
-      w.topicHash = fnv1a32(ev.msg.topic);
+      w.topicHash = ev.topicHash;
       w.partition = ev.msg.partition;
       w.offset = ev.offset;
       w.lastTs = ev.reset ? ev.ts : Math.max(w.lastTs, ev.ts);
