@@ -153,8 +153,9 @@ export class BatchPipeline {
     }
     // A batch with no valid event never enters the loop: its dead letters are still here.
     await this.#publish(out);
-    await control.heartbeat();
+    // Scores first: the states are saved, so they count even if a rebalance stops the commit.
     this.#recordErrors(sums);
+    await control.heartbeat();
     if (control.isStale()) {
       this.#log.info({ topic: batch.topic, partition: batch.partition }, 'partition was reassigned; leaving the commit to its new owner');
       return;
