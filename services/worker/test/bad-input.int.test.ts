@@ -8,14 +8,14 @@
  * source coordinates; the worker process never stops (same process, healthy)
  * and counts each code in /metrics.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEAD_LETTER_CODES, DEAD_LETTER_HEADERS, type DeadLetterCode, type ForecastMessage } from '@streamcell/protocol';
 import { decodeRecord } from '@streamcell/state';
-import { openTestEnv, type TestEnv } from '../../../test/support/services.ts';
 import { stateKey } from '../src/pipeline.ts';
 import { connectProducer, readTopic, waitForGroupCaughtUp, type ReadMessage } from './support/kafka.ts';
 import { DAY, FEATURES, MODEL, T0, eventJson, flatForecast, loadWeatherModel, offlinePredict, planStreams, readStates, sameBits, weatherRows } from './support/streams.ts';
-import { WorkerProcess, artifactsDir, killAll, workerEnv } from './support/worker-process.ts';
+import { WorkerProcess, workerEnv } from './support/worker-process.ts';
+import { workerSuite } from './support/suite.ts';
 
 const DIRTY = 'dirty-station';
 const DIRTY_EVENTS = 300;
@@ -59,28 +59,14 @@ function metricValue(text: string, name: string, label?: string, value?: string)
 }
 
 describe('worker: bad input becomes dead letters, never a stop', () => {
-  let env: TestEnv;
-  const workers: WorkerProcess[] = [];
-  let group = '';
-
-  beforeAll(async () => {
-    env = await openTestEnv();
-  });
-  afterAll(async () => {
-    await killAll(workers);
-    if (group !== '') await env?.admin.deleteGroups([group]).catch(() => {});
-    await env?.cleanup();
-  });
+  const suite = workerSuite();
+  const workers = suite.workers;
 
   it('forecasts every good event, dead-letters every bad one with its code and bytes, and keeps running', { timeout: 120_000 }, async () => {
-    const eventsTopic = await env.createTopic('events', 3);
-    const forecastsTopic = await env.createTopic('forecasts', 3);
-    const dlqTopic = await env.createTopic('events.dlq', 2);
+    const { env } = suite;
+    const { eventsTopic, forecastsTopic, dlqTopic, group, dir, wiring } = await suite.wire('bad-input', 3, { dlqPartitions: 2 });
     const junkTopic = await env.createTopic('junk', 1);
     const junkDlqTopic = await env.createTopic('junk.dlq', 1);
-    group = `${env.ns}-workers`;
-    const dir = artifactsDir('bad-input', env.ns);
-    const wiring = { brokers: env.brokers, redisUrl: env.redisUrl, eventsTopic, forecastsTopic, group, keyPrefix: env.keyPrefix };
 
     // The dirty stream: position i is bad when i % 10 == 9, the codes in turn; the rest are real weather.
     const data = weatherRows();

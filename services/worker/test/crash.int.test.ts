@@ -10,12 +10,12 @@
  */
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestEnv, type TestEnv } from '../../../test/support/services.ts';
+import { describe, expect, it } from 'vitest';
 import { connectProducer, lagging, prng, produceAtPace, sleep, waitForGroupCaughtUp } from './support/kafka.ts';
 import { interleaved, planStreams } from './support/streams.ts';
 import { verifyAgainstReference } from './support/verify.ts';
-import { WorkerProcess, artifactsDir, killAll, workerEnv } from './support/worker-process.ts';
+import { WorkerProcess, workerEnv } from './support/worker-process.ts';
+import { workerSuite } from './support/suite.ts';
 
 const STREAMS = 1_000;
 const EVENTS_PER_STREAM = 50;
@@ -25,28 +25,14 @@ const KILLS = 5;
 const EVENTS_PER_SECOND = 1_000;
 
 describe('worker: crash safety', () => {
-  let env: TestEnv;
-  const all: WorkerProcess[] = [];
-  let group = '';
-
-  beforeAll(async () => {
-    env = await openTestEnv();
-  });
-  afterAll(async () => {
-    await killAll(all);
-    if (group !== '') await env?.admin.deleteGroups([group]).catch(() => {});
-    await env?.cleanup();
-  });
+  const suite = workerSuite();
+  const all = suite.workers;
 
   it('ends with exactly the uninterrupted state and a forecast per event after 5 kill -9 of random workers', { timeout: 240_000 }, async () => {
-    const eventsTopic = await env.createTopic('events', PARTITIONS);
-    const forecastsTopic = await env.createTopic('forecasts', PARTITIONS);
-    await env.createTopic('events.dlq', 1);
-    group = `${env.ns}-workers`;
-    const dir = artifactsDir('crash', env.ns);
+    const { env } = suite;
+    const { eventsTopic, forecastsTopic, group, dir, wiring } = await suite.wire('crash', PARTITIONS);
     const seed = Number(process.env.WORKER_INT_SEED ?? Date.now() % 1_000_000);
     const random = prng(seed);
-    const wiring = { brokers: env.brokers, redisUrl: env.redisUrl, eventsTopic, forecastsTopic, group, keyPrefix: env.keyPrefix };
     // What happened when, in test-artifacts/, next to the workers' logs.
     const note = (what: string, extra: Record<string, unknown> = {}): void => {
       appendFileSync(join(dir, 'notes.jsonl'), `${JSON.stringify({ at: new Date().toISOString(), what, ...extra })}\n`);

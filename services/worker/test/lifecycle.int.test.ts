@@ -8,12 +8,12 @@
  * state. The backlog also makes partition batches whose forecasts exceed
  * Kafka's 1 MiB message limit, which must still get out.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestEnv, type TestEnv } from '../../../test/support/services.ts';
+import { describe, expect, it } from 'vitest';
 import { committedOffsets, connectProducer, lagging, produceAtPace, sleep, waitForGroupCaughtUp } from './support/kafka.ts';
 import { interleaved, planStreams } from './support/streams.ts';
 import { expectCommittedIsSaved, verifyAgainstReference } from './support/verify.ts';
-import { WorkerProcess, artifactsDir, killAll, workerEnv } from './support/worker-process.ts';
+import { WorkerProcess, workerEnv } from './support/worker-process.ts';
+import { workerSuite } from './support/suite.ts';
 
 const STREAMS = 600;
 const EVENTS_PER_STREAM = 50;
@@ -21,26 +21,12 @@ const PARTITIONS = 6;
 const DRAIN_TIMEOUT_MS = 10_000;
 
 describe('worker: SIGTERM while consuming', () => {
-  let env: TestEnv;
-  const workers: WorkerProcess[] = [];
-  let group = '';
-
-  beforeAll(async () => {
-    env = await openTestEnv();
-  });
-  afterAll(async () => {
-    await killAll(workers);
-    if (group !== '') await env?.admin.deleteGroups([group]).catch(() => {});
-    await env?.cleanup();
-  });
+  const suite = workerSuite();
+  const workers = suite.workers;
 
   it('drains to exit 0, commits nothing it has not saved, and a new worker completes the run exactly', { timeout: 150_000 }, async () => {
-    const eventsTopic = await env.createTopic('events', PARTITIONS);
-    const forecastsTopic = await env.createTopic('forecasts', PARTITIONS);
-    await env.createTopic('events.dlq', 1);
-    group = `${env.ns}-workers`;
-    const dir = artifactsDir('lifecycle', env.ns);
-    const wiring = { brokers: env.brokers, redisUrl: env.redisUrl, eventsTopic, forecastsTopic, group, keyPrefix: env.keyPrefix };
+    const { env } = suite;
+    const { eventsTopic, forecastsTopic, group, dir, wiring } = await suite.wire('lifecycle', PARTITIONS);
     const env1 = workerEnv(wiring, { DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT_MS) });
 
     // A backlog first: 30,000 events, 5,000 per partition, so the worker has work in hand when the signal comes.

@@ -5,40 +5,26 @@
  * prints for its sequence, in order and once each; and the state the worker
  * left in Redis holds exactly predict --state's final h and c.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ForecastMessage } from '@streamcell/protocol';
 import { decodeRecord, fnv1a32 } from '@streamcell/state';
-import { openTestEnv, type TestEnv } from '../../../test/support/services.ts';
 import { stateKey } from '../src/pipeline.ts';
 import { connectProducer, produceAtPace, readTopic, waitForGroupCaughtUp } from './support/kafka.ts';
 import { MODEL, flatForecast, interleaved, loadWeatherModel, offlinePredict, planStreams, readStates, sameBits } from './support/streams.ts';
-import { WorkerProcess, artifactsDir, killAll, workerEnv } from './support/worker-process.ts';
+import { WorkerProcess, workerEnv } from './support/worker-process.ts';
+import { workerSuite } from './support/suite.ts';
 
 const STREAMS = 200;
 const EVENTS_PER_STREAM = 50;
 const PARTITIONS = 6;
 
 describe('worker: online forecasts and state equal streamcell predict', () => {
-  let env: TestEnv;
-  const workers: WorkerProcess[] = [];
-  let group = '';
-
-  beforeAll(async () => {
-    env = await openTestEnv();
-  });
-  afterAll(async () => {
-    await killAll(workers);
-    if (group !== '') await env?.admin.deleteGroups([group]).catch(() => {});
-    await env?.cleanup();
-  });
+  const suite = workerSuite();
+  const workers = suite.workers;
 
   it('publishes for 200 streams x 50 events exactly what predict prints, and saves predict --state\'s final h and c', { timeout: 150_000 }, async () => {
-    const eventsTopic = await env.createTopic('events', PARTITIONS);
-    const forecastsTopic = await env.createTopic('forecasts', PARTITIONS);
-    await env.createTopic('events.dlq', 1);
-    group = `${env.ns}-workers`;
-    const dir = artifactsDir('online-offline', env.ns);
-    const wiring = { brokers: env.brokers, redisUrl: env.redisUrl, eventsTopic, forecastsTopic, group, keyPrefix: env.keyPrefix };
+    const { env } = suite;
+    const { eventsTopic, forecastsTopic, group, dir, wiring } = await suite.wire('online-offline', PARTITIONS);
 
     const plans = planStreams('station', STREAMS, EVENTS_PER_STREAM);
     const worker = await WorkerProcess.start('worker-1', workerEnv(wiring), dir);

@@ -8,12 +8,12 @@
  */
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestEnv, type TestEnv } from '../../../test/support/services.ts';
+import { describe, expect, it } from 'vitest';
 import { connectProducer, lagging, produceAtPace, sleep, waitForGroupCaughtUp } from './support/kafka.ts';
 import { interleaved, planStreams } from './support/streams.ts';
 import { verifyAgainstReference } from './support/verify.ts';
-import { WorkerProcess, artifactsDir, killAll, workerEnv } from './support/worker-process.ts';
+import { WorkerProcess, workerEnv } from './support/worker-process.ts';
+import { workerSuite } from './support/suite.ts';
 
 const STREAMS = 600;
 const EVENTS_PER_STREAM = 40;
@@ -21,26 +21,12 @@ const PARTITIONS = 12;
 const EVENTS_PER_SECOND = 1_000;
 
 describe('worker: scaling 1 -> 3 -> 1 during a run', () => {
-  let env: TestEnv;
-  const all: WorkerProcess[] = [];
-  let group = '';
-
-  beforeAll(async () => {
-    env = await openTestEnv();
-  });
-  afterAll(async () => {
-    await killAll(all);
-    if (group !== '') await env?.admin.deleteGroups([group]).catch(() => {});
-    await env?.cleanup();
-  });
+  const suite = workerSuite();
+  const all = suite.workers;
 
   it('keeps exactly-once state and a forecast per event while workers join and drain away', { timeout: 180_000 }, async () => {
-    const eventsTopic = await env.createTopic('events', PARTITIONS);
-    const forecastsTopic = await env.createTopic('forecasts', PARTITIONS);
-    await env.createTopic('events.dlq', 1);
-    group = `${env.ns}-workers`;
-    const dir = artifactsDir('rebalance', env.ns);
-    const wiring = { brokers: env.brokers, redisUrl: env.redisUrl, eventsTopic, forecastsTopic, group, keyPrefix: env.keyPrefix };
+    const { env } = suite;
+    const { eventsTopic, forecastsTopic, group, dir, wiring } = await suite.wire('rebalance', PARTITIONS);
     const note = (what: string, extra: Record<string, unknown> = {}): void => {
       appendFileSync(join(dir, 'notes.jsonl'), `${JSON.stringify({ at: new Date().toISOString(), what, ...extra })}\n`);
     };

@@ -11,13 +11,13 @@
  *   byte-identical forecasts (same content, same idempotency key) and the
  *   same states, and touches nothing of the other streams.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { IDEMPOTENCY_HEADER } from '@streamcell/protocol';
-import { openTestEnv, type TestEnv } from '../../../test/support/services.ts';
 import { stateKey } from '../src/pipeline.ts';
 import { connectProducer, produceAtPace, readTopic, waitForGroupCaughtUp, type ReadMessage } from './support/kafka.ts';
 import { MODEL, interleaved, planStreams, readStates } from './support/streams.ts';
-import { WorkerProcess, artifactsDir, killAll, workerEnv, type WorkerWiring } from './support/worker-process.ts';
+import { WorkerProcess, workerEnv } from './support/worker-process.ts';
+import { workerSuite } from './support/suite.ts';
 
 const STREAMS = 100;
 const EVENTS_PER_STREAM = 20;
@@ -29,26 +29,12 @@ function counterValue(metrics: string, name: string): number {
 }
 
 describe('worker: redelivery after a crash between publish, save and commit', () => {
-  let env: TestEnv;
-  const workers: WorkerProcess[] = [];
-  let group = '';
-
-  beforeAll(async () => {
-    env = await openTestEnv();
-  });
-  afterAll(async () => {
-    await killAll(workers);
-    if (group !== '') await env?.admin.deleteGroups([group]).catch(() => {});
-    await env?.cleanup();
-  });
+  const suite = workerSuite();
+  const workers = suite.workers;
 
   it('skips what the state holds and republishes identical forecasts for what it lost', { timeout: 120_000 }, async () => {
-    const eventsTopic = await env.createTopic('events', PARTITIONS);
-    const forecastsTopic = await env.createTopic('forecasts', PARTITIONS);
-    await env.createTopic('events.dlq', 1);
-    group = `${env.ns}-workers`;
-    const dir = artifactsDir('redelivery', env.ns);
-    const wiring: WorkerWiring = { brokers: env.brokers, redisUrl: env.redisUrl, eventsTopic, forecastsTopic, group, keyPrefix: env.keyPrefix };
+    const { env } = suite;
+    const { eventsTopic, forecastsTopic, group, dir, wiring } = await suite.wire('redelivery', PARTITIONS);
     const total = STREAMS * EVENTS_PER_STREAM;
 
     /** One worker over whatever the group has not committed; returns its /metrics as it finished. */

@@ -7,42 +7,28 @@
  * stays up, and once Redis is back it finishes on its own, to exactly the
  * uninterrupted end state, duplicate forecasts byte-identical.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openTestEnv, type TestEnv } from '../../../test/support/services.ts';
+import { describe, expect, it } from 'vitest';
 import { connectProducer, endOffsets, produceAtPace, waitForGroupCaughtUp } from './support/kafka.ts';
 import { RedisProxy } from './support/redis-proxy.ts';
 import { interleaved, planStreams } from './support/streams.ts';
 import { expectCommittedIsSaved, verifyAgainstReference } from './support/verify.ts';
-import { WorkerProcess, artifactsDir, killAll, workerEnv } from './support/worker-process.ts';
+import { WorkerProcess, workerEnv } from './support/worker-process.ts';
+import { workerSuite } from './support/suite.ts';
 
 const STREAMS = 200;
 const EVENTS_PER_STREAM = 20;
 const PARTITIONS = 4;
 
 describe('worker: Redis outage between publish and save', () => {
-  let env: TestEnv;
+  const suite = workerSuite();
+  const workers = suite.workers;
   let proxy: RedisProxy | undefined;
-  const workers: WorkerProcess[] = [];
-  let group = '';
-
-  beforeAll(async () => {
-    env = await openTestEnv();
-  });
-  afterAll(async () => {
-    await killAll(workers);
-    proxy?.close();
-    if (group !== '') await env?.admin.deleteGroups([group]).catch(() => {});
-    await env?.cleanup();
-  });
+  suite.onCleanup(() => proxy?.close());
 
   it('commits nothing it could not save, and recovers by itself to the exact end state', { timeout: 120_000 }, async () => {
-    const eventsTopic = await env.createTopic('events', PARTITIONS);
-    const forecastsTopic = await env.createTopic('forecasts', PARTITIONS);
-    await env.createTopic('events.dlq', 1);
-    group = `${env.ns}-workers`;
-    const dir = artifactsDir('redis-outage', env.ns);
+    const { env } = suite;
     proxy = await RedisProxy.start(env.redisUrl);
-    const wiring = { brokers: env.brokers, redisUrl: proxy.url, eventsTopic, forecastsTopic, group, keyPrefix: env.keyPrefix };
+    const { eventsTopic, forecastsTopic, group, dir, wiring } = await suite.wire('redis-outage', PARTITIONS, { redisUrl: proxy.url });
 
     const worker = await WorkerProcess.start('worker', workerEnv(wiring), dir);
     workers.push(worker);
