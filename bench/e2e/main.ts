@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { saveModel } from '@streamcell/model';
-import { gateCount, type RnnWeights } from '@streamcell/rnn';
+import { initWeights, seededRandom } from '@streamcell/rnn';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const { values: args } = parseArgs({
@@ -108,26 +108,6 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Random LSTM weights, uniform +-1/sqrt(hidden) as PyTorch initialises them. */
-function randomWeights(): RnnWeights {
-  let seed = 12345;
-  const rnd = (): number => {
-    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-    return seed / 2 ** 32;
-  };
-  const k = 1 / Math.sqrt(HIDDEN);
-  const u = (n: number): Float32Array => Float32Array.from({ length: n }, () => (rnd() * 2 - 1) * k);
-  const G = gateCount('lstm') * HIDDEN;
-  const layers = Array.from({ length: LAYERS }, (_, l) => ({
-    weightIh: u(G * (l === 0 ? INPUT : HIDDEN)),
-    weightHh: u(G * HIDDEN),
-    biasIh: u(G),
-    biasHh: u(G),
-  }));
-  const O = HORIZON * TARGETS;
-  return { cell: 'lstm', inputSize: INPUT, hiddenSize: HIDDEN, numLayers: LAYERS, outputSize: O, layers, headWeight: u(O * HIDDEN), headBias: u(O) };
-}
-
 const features = Array.from({ length: INPUT }, (_, i) => `f${i}`);
 function eventValue(stream: number, step: number, ts: number): string {
   const values = features.map((_, i) => Math.round(Math.sin(stream * 0.37 + step * 0.11 + i) * 1000) / 1000);
@@ -197,7 +177,7 @@ try {
     features,
     targets: features.slice(0, TARGETS),
     outputSize: HORIZON * TARGETS,
-  }, randomWeights());
+  }, initWeights({ cell: 'lstm', inputSize: INPUT, hiddenSize: HIDDEN, numLayers: LAYERS, outputSize: HORIZON * TARGETS }, seededRandom(12345)));
 
   const events = `${ns}.events`;
   const forecasts = `${ns}.forecasts`;

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { saveModel } from '@streamcell/model';
 import type { ManifestInput } from '@streamcell/model';
-import { gateCount } from '@streamcell/rnn';
+import { initWeights, seededRandom } from '@streamcell/rnn';
 import { runCli } from '../src/index.ts';
 
 /** The repository root (where `node packages/cli/src/main.ts` is run from). */
@@ -136,28 +136,7 @@ export async function makeModel(dir: string, overrides: Partial<Record<string, u
     scaler: { mean: [20, 40, 300], std: [2, 5, 100] },
     ...overrides,
   } as ManifestInput;
-  let seed = 12345;
-  const rand = () => {
-    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-    return seed / 2 ** 32 - 0.5;
-  };
-  const fill = (n: number) => Float32Array.from({ length: n }, rand);
-  const { cell, inputSize, hiddenSize: H, numLayers, outputSize } = manifest;
-  const rows = gateCount(cell) * H;
-  await saveModel(dir, manifest, {
-    cell,
-    inputSize,
-    hiddenSize: H,
-    numLayers,
-    outputSize,
-    layers: Array.from({ length: numLayers }, (_, k) => ({
-      weightIh: fill(rows * (k === 0 ? inputSize : H)),
-      weightHh: fill(rows * H),
-      biasIh: fill(rows),
-      biasHh: fill(rows),
-    })),
-    headWeight: fill(outputSize * H),
-    headBias: fill(outputSize),
-  });
+  const { cell, inputSize, hiddenSize, numLayers, outputSize } = manifest;
+  await saveModel(dir, manifest, initWeights({ cell, inputSize, hiddenSize, numLayers, outputSize }, seededRandom(12345)));
   return dir;
 }

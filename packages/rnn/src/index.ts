@@ -15,3 +15,5 @@ export { createReferenceStepper } from './reference.ts';
 export type { FloatArray, ReferenceStepper } from './reference.ts';
 export { createStepper, relaxedSimdSupported } from './fast.ts';
 export type { FastStepper, StepperBuffers, StepperOptions } from './fast.ts';
+export { initWeights, seededRandom, uniform } from './init.ts';
+export type { Random } from './init.ts';

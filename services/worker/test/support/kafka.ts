@@ -150,14 +150,6 @@ export async function readTopic(kafka: Kafka, admin: Admin, topic: string, timeo
   return [...byPartition].sort((a, b) => a[0] - b[0]).flatMap(([, list]) => list);
 }
 
-/** A small deterministic PRNG (mulberry32), so that a failing run can be repeated from its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+
+/** A seeded generator, so that a failing run can be repeated from its seed. */
+export { seededRandom as prng } from '@streamcell/rnn';
