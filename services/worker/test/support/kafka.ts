@@ -5,18 +5,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Admin, Kafka, Message, Producer } from 'kafkajs';
+import type { InboundMessage } from '@streamcell/streams';
 import { javaCompatiblePartitioner } from '../../../../test/support/services.ts';
 
-/** A message read back from a topic. */
-export interface ReadMessage {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: string;
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  readonly timestamp: number;
-  readonly headers: Readonly<Record<string, string>>;
-}
+/** A message read back from a topic: the same shape the worker consumes. */
+export type ReadMessage = InboundMessage;
 
 /** An idempotent, acks=all producer with the Java-compatible partitioner (key = stream id decides the partition). */
 export async function connectProducer(kafka: Kafka): Promise<Producer> {
