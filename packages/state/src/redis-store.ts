@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { StreamcellError } from '@streamcell/protocol';
 import { GUARD_BYTES } from './record.ts';
-import { callLuaScript, defineLuaScripts, readLuaScripts } from './scripts.ts';
+import { defineLuaScripts, readLuaScripts } from './scripts.ts';
 import { toSaveResult, type SaveResult, type StateStore, type StateWrite } from './store.ts';
 
 const PACKAGE_VERSION = '0.1.0';
@@ -48,12 +48,6 @@ export class RedisStateStore implements StateStore {
 
   async close(): Promise<void> {
     await this.#redis.quit();
-  }
-
-  /** For tests and tools: the same compare-and-set outside a pipeline. */
-  async saveOne(w: StateWrite, ttlMs: number): Promise<SaveResult> {
-    const reply = await callLuaScript(this.#redis, this.#save, [w.key], [w.expectGuard ?? EMPTY, w.value ?? EMPTY, ttlMs]);
-    return toSaveResult(reply, w.key);
   }
 }
 
