@@ -4,6 +4,7 @@ import { extname } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
+import { parseDecimalCell } from '@streamcell/datasets';
 import { StreamcellError, isStreamcellError } from '@streamcell/protocol';
 
 /** Input file formats `predict` reads. */
@@ -132,9 +133,6 @@ function valuesOf(raw: unknown, features: readonly string[], at: string): Float6
   return values;
 }
 
-// Plain decimal notation only: Number() would also take "0x1F", "" and "Infinity".
-const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-
 /**
  * Reads CSV with a header row. Columns are matched to the manifest's features
  * by name (extra columns such as timestamps are ignored; missing ones are an
@@ -163,13 +161,7 @@ export async function* readCsv(file: string, features: readonly string[]): Async
       }
       const values = new Float64Array(features.length);
       for (let i = 0; i < features.length; i++) {
-        const cell = record[columns[i]!] ?? '';
-        const at = `${file} line ${info.lines}, column "${features[i]}"`;
-        if (cell === '') throw invalid(`${at}: empty value`);
-        if (!DECIMAL.test(cell)) throw invalid(`${at}: ${JSON.stringify(cell)} is not a number`);
-        const v = Number(cell);
-        if (!Number.isFinite(v)) throw invalid(`${at}: ${cell} is not finite`);
-        values[i] = v;
+        values[i] = parseDecimalCell(record[columns[i]!] ?? '', `${file} line ${info.lines}, column "${features[i]}"`);
       }
       yield { line: info.lines, values };
     }
