@@ -176,3 +176,27 @@ describe('streamcell eval', () => {
     });
   }
 });
+
+describe('the weather demo data, end to end', () => {
+  it('trains a few epochs from a fresh state and evaluates on the held-out days', async () => {
+    const out = join(dir, 'weather');
+    const trained = await cli(['train', '--dataset', 'weather', '--out', out, '--hidden', '8', '--horizon', '2', '--target-mode', 'delta', '--epochs', '3', '--quiet']);
+    expect(trained.code, trained.stderr).toBe(0);
+    const run = await cli(['eval', '--model', out, '--dataset', 'weather']);
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as EvalOutput;
+    // 1,461 days; floor(1461 * 0.8) = 1168 before the scored part; the demo data set's season is a year.
+    expect(result['data']).toMatchObject({ dataset: 'weather', series: 1, rows: 1461, scoredFromRow: [1168] });
+    expect(result['season']).toBe(365);
+    expect(result['count']).toEqual([292, 291]);
+    for (const key of ['mae', 'rmse', 'smape', 'mase', 'skill', 'seasonal_skill']) {
+      const values = result[key] as unknown[];
+      expect(values, key).toHaveLength(2);
+      for (const v of values) expect(Number.isFinite(v), `${key}: ${String(v)}`).toBe(true);
+    }
+    expect(Object.keys(result.per_target)).toEqual(['temp_max', 'temp_min']);
+    const html = await readFile(join(out, 'eval.html'), 'utf8');
+    expect(html).toContain('temp_min');
+    expect(html).toMatch(/<text[^>]*>201\d-\d\d-\d\d<\/text>/);
+  });
+});
