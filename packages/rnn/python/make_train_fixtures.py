@@ -5,7 +5,9 @@ Run from the repository root with Debian's PyTorch 1.13:
 
     /usr/bin/python3 packages/rnn/python/make_train_fixtures.py
 
-For each cell (2 layers) it writes packages/rnn/test/fixtures/train/<cell>.json:
+For each case (every cell, 2 layers; `-tiled` sizes are multiples of 8, which
+the trainer computes with its WebAssembly products, the others in plain
+JavaScript) it writes packages/rnn/test/fixtures/train/<case>.json:
 
 - the float32 weights PyTorch's default initialisation drew (seeded), under
   their state_dict names;
@@ -30,20 +32,25 @@ import torch
 
 torch.set_num_threads(1)
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'train')
-INPUT, HIDDEN, LAYERS, OUTPUT, LENGTH = 3, 5, 2, 4, 10
+LAYERS, LENGTH = 2, 10
+SMALL = (3, 5, 4)  # input, hidden, output
+TILED = (8, 8, 8)
 
 CASES = [
-    # cell, loss, huber delta, seed
-    ('lstm', 'mse', 1.0, 1),
-    ('gru', 'huber', 0.5, 2),
-    ('rnn_tanh', 'mae', 1.0, 3),
-    ('rnn_relu', 'mse', 1.0, 4),
+    # file name, cell, loss, huber delta, seed, sizes
+    ('lstm', 'lstm', 'mse', 1.0, 1, SMALL),
+    ('gru', 'gru', 'huber', 0.5, 2, SMALL),
+    ('rnn_tanh', 'rnn_tanh', 'mae', 1.0, 3, SMALL),
+    ('rnn_relu', 'rnn_relu', 'mse', 1.0, 4, SMALL),
+    ('lstm-tiled', 'lstm', 'mse', 1.0, 5, TILED),
+    ('gru-tiled', 'gru', 'huber', 1.0, 6, TILED),
 ]
 
 
 class Forecaster(torch.nn.Module):
-    def __init__(self, cell):
+    def __init__(self, cell, sizes):
         super().__init__()
+        INPUT, HIDDEN, OUTPUT = sizes
         if cell == 'lstm':
             self.rnn = torch.nn.LSTM(INPUT, HIDDEN, LAYERS, batch_first=True)
         elif cell == 'gru':
@@ -79,9 +86,10 @@ def detach(state):
     return state.detach()
 
 
-def make_case(cell, kind, delta, seed):
+def make_case(cell, kind, delta, seed, sizes):
+    INPUT, HIDDEN, OUTPUT = sizes
     torch.manual_seed(seed)
-    model = Forecaster(cell)  # float32 weights: what the artifact would hold
+    model = Forecaster(cell, sizes)  # float32 weights: what the artifact would hold
     weights = tensors(model)
     gen = torch.Generator().manual_seed(100 + seed)
     x = torch.rand(2, LENGTH, INPUT, generator=gen, dtype=torch.float32) * 2 - 1
@@ -105,7 +113,7 @@ def make_case(cell, kind, delta, seed):
 
     # Truncated BPTT training, one lane per sequence.
     window, epochs, lr, clip = 4, 2, 0.01, 0.05
-    model = Forecaster(cell)
+    model = Forecaster(cell, sizes)
     model.load_state_dict({k: torch.tensor(v, dtype=torch.float32).reshape(t.shape) for (k, v), t in zip(weights.items(), model.state_dict().values())})
     model = model.double()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -144,9 +152,9 @@ def make_case(cell, kind, delta, seed):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    for cell, kind, delta, seed in CASES:
-        case = make_case(cell, kind, delta, seed)
-        path = os.path.join(OUT, cell + '.json')
+    for name, cell, kind, delta, seed, sizes in CASES:
+        case = make_case(cell, kind, delta, seed, sizes)
+        path = os.path.join(OUT, name + '.json')
         with open(path, 'w') as f:
             json.dump(case, f, indent=None, separators=(',', ':'))
             f.write('\n')

@@ -2,14 +2,23 @@ import { affine, cellBackward, cellForward, tapeWidth } from './cells.ts';
 import type { Lane, TrainSequence } from './lanes.ts';
 import { lossGradient, lossSum } from './loss.ts';
 import type { LossKind } from './loss.ts';
-import { zeroTensors } from './params.ts';
+import { parameterCount, zeroTensors } from './params.ts';
 import type { Float64Weights } from './params.ts';
 import { gateCount } from './spec.ts';
 import type { RnnSpec } from './types.ts';
+import { createTrainKernels } from './wasm/train-kernels.ts';
 
 /**
  * The trainer's taped forward and backward pass over one window of `lanes`
- * lanes, float64 throughout, every buffer allocated once.
+ * lanes, float64 throughout, every buffer allocated once (in the memory of
+ * the WebAssembly kernels, ./wasm/train-kernels.ts).
+ *
+ * The cell equations are ./cells.ts's, the reference stepper's own. The
+ * matrix products run in the WebAssembly kernels when the shapes fit their
+ * tiles, else in JavaScript; the forward product sums in the reference's
+ * order on both paths (the same bits), the gradient products in a fixed
+ * order of their own (repeatable, checked against finite differences and
+ * PyTorch).
  *
  * Layout (time-major, lanes contiguous inside a step, so that every step is
  * one batched call into ./cells.ts):
@@ -65,39 +74,98 @@ export function createEngine(spec: RnnSpec, lanes: number, window: number): Engi
   const B = lanes;
   const GH = gateCount(cell) * H;
   const TW = tapeWidth(cell, H);
-  const params = zeroTensors(spec);
-  const grads = zeroTensors(spec);
-  const x = new Float64Array(window * B * I);
-  const y = new Float64Array(window * B * O);
-  const out = new Float64Array(window * B * O);
-  const h = Array.from({ length: L }, () => new Float64Array((window + 1) * B * H));
-  const c = Array.from({ length: L }, () => new Float64Array(cell === 'lstm' ? (window + 1) * B * H : 0));
-  const tape = Array.from({ length: L }, () => new Float64Array(window * B * TW));
-  const gi = new Float64Array(B * GH);
-  const gh = new Float64Array(B * GH);
+  const P = parameterCount(spec);
+  const hSlots = (window + 1) * B * H;
+  const inCols = (l: number): number => (l === 0 ? I : H);
+
+  // Every buffer lives in the kernels' memory, 16-byte aligned, so the
+  // WebAssembly products can reach it; sizes first, then one memory.
+  const sizes: number[] = [P, P, window * B * I, window * B * O, window * B * O];
+  for (let l = 0; l < L; l++) sizes.push(hSlots, cell === 'lstm' ? hSlots : 0, window * B * TW, GH * inCols(l), GH * H, B * H, B * H);
+  sizes.push(O * H, B * GH, B * GH, B * GH, cell === 'gru' ? B * GH : 0, B * O, B * H, B * H, B * H);
+  const kernels = createTrainKernels(sizes.reduce((sum, n) => sum + Math.ceil(n / 2) * 16, 0));
+  let at = 0;
+  const alloc = (n: number): Float64Array => {
+    const view = new Float64Array(kernels.memory, at, n);
+    at += Math.ceil(n / 2) * 16;
+    return view;
+  };
+  const params = zeroTensors(spec, alloc(P));
+  const grads = zeroTensors(spec, alloc(P));
+  const x = alloc(window * B * I);
+  const y = alloc(window * B * O);
+  const out = alloc(window * B * O);
+  const h: Float64Array[] = [];
+  const c: Float64Array[] = [];
+  const tape: Float64Array[] = [];
+  // Transposed copies of the weights ([cols x rows]) for the forward product, refreshed by forward().
+  const wtIh: Float64Array[] = [];
+  const wtHh: Float64Array[] = [];
+  const dhCarry: Float64Array[] = [];
+  const dcCarry: Float64Array[] = [];
+  for (let l = 0; l < L; l++) {
+    h.push(alloc(hSlots));
+    c.push(alloc(cell === 'lstm' ? hSlots : 0));
+    tape.push(alloc(window * B * TW));
+    wtIh.push(alloc(GH * inCols(l)));
+    wtHh.push(alloc(GH * H));
+    dhCarry.push(alloc(B * H));
+    dcCarry.push(alloc(B * H));
+  }
+  const wtHead = alloc(O * H);
+  const gi = alloc(B * GH);
+  const gh = alloc(B * GH);
   // Backward scratch. LSTM and plain RNN have equal input- and hidden-side
   // pre-activation gradients, so one buffer serves both.
-  const dgi = new Float64Array(B * GH);
-  const dgh = cell === 'gru' ? new Float64Array(B * GH) : dgi;
-  const dOut = new Float64Array(B * O);
-  const dh = new Float64Array(B * H);
-  const dBelow = new Float64Array(B * H);
-  const dhDirect = new Float64Array(B * H);
-  const dhCarry = Array.from({ length: L }, () => new Float64Array(B * H));
-  const dcCarry = Array.from({ length: L }, () => new Float64Array(B * H));
+  const dgi = alloc(B * GH);
+  const dghOwn = alloc(cell === 'gru' ? B * GH : 0);
+  const dgh = cell === 'gru' ? dghOwn : dgi;
+  const dOut = alloc(B * O);
+  const dh = alloc(B * H);
+  const dBelow = alloc(B * H);
+  const dhDirect = alloc(B * H);
+
+  /** out[outAt..] = W·v + bias for every lane; Wt is W transposed. Same bits on either path. */
+  function product(W: Float64Array, Wt: Float64Array, bias: Float64Array, rows: number, cols: number, v: Float64Array, vAt: number, o: Float64Array, oAt: number): void {
+    if (rows % 8 === 0 && B % 2 === 0) kernels.affine(Wt.byteOffset, bias.byteOffset, rows, cols, B, v.byteOffset + vAt * 8, o.byteOffset + oAt * 8);
+    else affine(W, bias, rows, cols, B, v, vAt, o, oAt);
+  }
+
+  /** dW += dgᵀ·v, db += Σ dg over lanes. */
+  function weightGradient(dW: Float64Array, db: Float64Array, rows: number, cols: number, dg: Float64Array, v: Float64Array, vAt: number): void {
+    if (rows % 2 === 0 && cols % 8 === 0) {
+      kernels.outer(dW.byteOffset, rows, cols, B, dg.byteOffset, v.byteOffset + vAt * 8);
+      for (let b = 0; b < B; b++) for (let r = 0; r < rows; r++) db[r] = db[r]! + dg[b * rows + r]!;
+    } else accumulateOuter(dW, db, rows, cols, B, dg, v, vAt);
+  }
+
+  /** dv += dg·W for every lane. */
+  function inputGradient(W: Float64Array, rows: number, cols: number, dg: Float64Array, dv: Float64Array): void {
+    if (B % 2 === 0 && cols % 8 === 0) kernels.back(W.byteOffset, rows, cols, B, dg.byteOffset, dv.byteOffset);
+    else backThroughMatrix(W, rows, cols, B, dg, dv);
+  }
+
+  function transpose(W: Float64Array, rows: number, cols: number, Wt: Float64Array): void {
+    for (let r = 0; r < rows; r++) for (let k = 0; k < cols; k++) Wt[k * rows + r] = W[r * cols + k]!;
+  }
 
   function forward(steps: number): void {
+    for (let l = 0; l < L; l++) {
+      transpose(params.layers[l]!.weightIh, GH, inCols(l), wtIh[l]!);
+      transpose(params.layers[l]!.weightHh, GH, H, wtHh[l]!);
+    }
+    transpose(params.headWeight, O, H, wtHead);
     for (let t = 0; t < steps; t++) {
       const s0 = t * B * H;
       const s1 = (t + 1) * B * H;
       for (let l = 0; l < L; l++) {
         const w = params.layers[l]!;
-        if (l === 0) affine(w.weightIh, w.biasIh, GH, I, B, x, t * B * I, gi, 0);
-        else affine(w.weightIh, w.biasIh, GH, H, B, h[l - 1]!, s1, gi, 0);
-        affine(w.weightHh, w.biasHh, GH, H, B, h[l]!, s0, gh, 0);
+        if (l === 0) product(w.weightIh, wtIh[l]!, w.biasIh, GH, I, x, t * B * I, gi, 0);
+        else product(w.weightIh, wtIh[l]!, w.biasIh, GH, H, h[l - 1]!, s1, gi, 0);
+        product(w.weightHh, wtHh[l]!, w.biasHh, GH, H, h[l]!, s0, gh, 0);
         cellForward(cell, H, B, gi, gh, 0, h[l]!, s0, c[l]!, s0, h[l]!, s1, c[l]!, s1, tape[l]!, t * B * TW);
       }
-      affine(params.headWeight, params.headBias, O, H, B, h[L - 1]!, s1, out, t * B * O);
+      product(params.headWeight, wtHead, params.headBias, O, H, h[L - 1]!, s1, out, t * B * O);
     }
   }
 
@@ -113,9 +181,9 @@ export function createEngine(spec: RnnSpec, lanes: number, window: number): Engi
       lossGradient(kind, delta, out, y, t * B * O, B * O, 1 / count, dOut, 0);
       // Head: out = headWeight · hTop + headBias.
       const hTop = h[L - 1]!;
-      accumulateOuter(grads.headWeight, grads.headBias, O, H, B, dOut, hTop, s1);
+      weightGradient(grads.headWeight, grads.headBias, O, H, dOut, hTop, s1);
       dh.set(dhCarry[L - 1]!);
-      backThroughMatrix(params.headWeight, O, H, B, dOut, dh);
+      inputGradient(params.headWeight, O, H, dOut, dh);
       for (let l = L - 1; l >= 0; l--) {
         if (l < L - 1) {
           // dh of layer l at step t: from the layer above (dBelow) and from step t + 1.
@@ -126,15 +194,15 @@ export function createEngine(spec: RnnSpec, lanes: number, window: number): Engi
         cellBackward(cell, H, B, tape[l]!, t * B * TW, hl, s0, c[l]!, s0, hl, s1, dh, dcCarry[l]!, dgi, dgh, dhDirect);
         const w = params.layers[l]!;
         const g = grads.layers[l]!;
-        if (l === 0) accumulateOuter(g.weightIh, g.biasIh, GH, I, B, dgi, x, t * B * I);
-        else accumulateOuter(g.weightIh, g.biasIh, GH, H, B, dgi, h[l - 1]!, s1);
-        accumulateOuter(g.weightHh, g.biasHh, GH, H, B, dgh, hl, s0);
+        if (l === 0) weightGradient(g.weightIh, g.biasIh, GH, I, dgi, x, t * B * I);
+        else weightGradient(g.weightIh, g.biasIh, GH, H, dgi, h[l - 1]!, s1);
+        weightGradient(g.weightHh, g.biasHh, GH, H, dgh, hl, s0);
         const carried = dhCarry[l]!;
         carried.set(dhDirect);
-        backThroughMatrix(w.weightHh, GH, H, B, dgh, carried);
+        inputGradient(w.weightHh, GH, H, dgh, carried);
         if (l > 0) {
           dBelow.fill(0);
-          backThroughMatrix(w.weightIh, GH, H, B, dgi, dBelow);
+          inputGradient(w.weightIh, GH, H, dgi, dBelow);
         }
       }
     }

@@ -36,11 +36,16 @@ export function parameterCount(spec: RnnSpec): number {
   return n + outputSize * H + outputSize;
 }
 
-/** Zero-filled float64 tensors for `spec`, all views into one buffer. */
-export function zeroTensors(spec: RnnSpec): Float64Weights {
+/**
+ * Zero-filled float64 tensors for `spec`, all views into one buffer: `flat`
+ * when given (it must hold {@link parameterCount} floats; the trainer passes
+ * a view of its kernel memory), else a new one.
+ */
+export function zeroTensors(spec: RnnSpec, flat: Float64Array = new Float64Array(parameterCount(spec))): Float64Weights {
   const { cell, inputSize, hiddenSize: H, numLayers, outputSize } = spec;
   const GH = gateCount(cell) * H;
-  const flat = new Float64Array(parameterCount(spec));
+  if (flat.length !== parameterCount(spec)) throw new RangeError(`flat holds ${flat.length} floats, the spec has ${parameterCount(spec)} parameters`);
+  flat.fill(0);
   let at = 0;
   const take = (n: number): Float64Array => {
     const view = flat.subarray(at, at + n);

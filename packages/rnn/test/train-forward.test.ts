@@ -75,9 +75,22 @@ function stepLane(
   return { out, state: Float64Array.from(state) };
 }
 
-function check(cell: CellType, numLayers: number, lengths: number[], batchSize: number, window: number, seed: number): void {
-  const weights = randomWeights(spec(cell, 3, 6, numLayers, 4), seededRandom(seed), 1.5);
-  const sequences = randomSequences(seededRandom(seed + 1), lengths, 3, 4);
+/** Sizes whose products the engine computes in plain JavaScript (odd lane counts, rows not a multiple of 8). */
+const SMALL = { input: 3, hidden: 6, output: 4 };
+/** Sizes whose products all take the WebAssembly kernels (even lane counts, rows and columns multiples of 8). */
+const TILED = { input: 8, hidden: 8, output: 8 };
+
+function check(
+  cell: CellType,
+  numLayers: number,
+  lengths: number[],
+  batchSize: number,
+  window: number,
+  seed: number,
+  sizes: { input: number; hidden: number; output: number } = SMALL,
+): void {
+  const weights = randomWeights(spec(cell, sizes.input, sizes.hidden, numLayers, sizes.output), seededRandom(seed), 1.5);
+  const sequences = randomSequences(seededRandom(seed + 1), lengths, sizes.input, sizes.output);
   const lanes = makeLanes(sequences, batchSize);
   const ours = engineRun(weights, sequences, lanes, window);
   const reference = createReferenceStepper(weights, 1);
@@ -104,6 +117,10 @@ describe("the trainer's forward pass is the served forward pass", () => {
     }
     it(`${cell}, 2 layers: lanes cut from sequences by makeLanes (chunks start mid-sequence from a zero state)`, () => {
       check(cell, 2, [41, 64, 9], 9, 5, 77 + cell.length);
+    });
+    it(`${cell}, 2 layers, sizes that take the WebAssembly products: the same bits`, () => {
+      check(cell, 2, [23, 17, 30, 12], 4, 7, 50 + cell.length, TILED);
+      check(cell, 3, [40, 33], 6, 16, 60 + cell.length, TILED);
     });
   }
 });

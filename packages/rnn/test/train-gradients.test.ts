@@ -61,6 +61,14 @@ describe('gradients agree with finite differences (float64, relative error <= 1e
     });
   }
 
+  for (const cell of CELL_TYPES) {
+    it(`${cell}, 2 layers, sizes that take the WebAssembly products (multiples of 8, two lanes)`, () => {
+      const weights = randomWeights(spec(cell, 8, 8, 2, 8), seededRandom(20 + cell.length), 1.5);
+      const { worst, where } = worstRelativeError(weights, sequences(13, 8, 8), 'mse', 1);
+      expect(worst, `worst at parameter ${where}`).toBeLessThanOrEqual(1e-4);
+    });
+  }
+
   const other: [CellType, LossKind][] = [
     ['lstm', 'mae'],
     ['gru', 'huber'],
