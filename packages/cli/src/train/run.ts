@@ -1,4 +1,4 @@
-import { readSeriesCsv } from '@streamcell/datasets';
+import { demoDataset, readSeriesCsv } from '@streamcell/datasets';
 import type { SeriesColumns } from '@streamcell/datasets';
 import { saveModel } from '@streamcell/model';
 import type { Manifest, TargetMode } from '@streamcell/model';
@@ -136,15 +136,23 @@ export async function runTraining(settings: TrainSettings, onProgress?: (p: Trai
   return { manifest, result, report, reportFiles };
 }
 
+/** The data file as the report names it: a demo data set by its npm package path, not this machine's absolute path. */
+function dataLabel(settings: TrainSettings): string {
+  if (settings.dataset === undefined) return settings.data;
+  const { source } = demoDataset(settings.dataset);
+  return `${source.package}/${source.path}`;
+}
+
 function buildReport(settings: TrainSettings, manifest: Manifest, splits: readonly SeriesSplit[], result: TrainResult, seconds: number): TrainReport {
+  const file = dataLabel(settings);
   const rows = (f: (s: SeriesSplit) => number): number => splits.reduce((sum, s) => sum + f(s), 0);
   return {
     format: 'streamcell-train-report/v1',
     createdAt: new Date().toISOString(),
     model: { dir: settings.out, name: manifest.name, version: manifest.version, cell: manifest.cell, hiddenSize: manifest.hiddenSize, numLayers: manifest.numLayers, horizon: manifest.horizon, targetMode: manifest.targetMode },
-    settings: { ...settings, columns: { ...settings.columns } },
+    settings: { ...settings, data: file, columns: { ...settings.columns } },
     data: {
-      file: settings.data,
+      file,
       ...(settings.dataset === undefined ? {} : { dataset: settings.dataset }),
       features: manifest.features,
       targets: manifest.targets,
