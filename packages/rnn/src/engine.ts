@@ -34,6 +34,11 @@ import { createTrainKernels } from './wasm/train-kernels.ts';
  */
 export interface Engine {
   readonly spec: RnnSpec;
+  /**
+   * Lanes stepped per step: the lanes asked for, rounded up to an even count
+   * (the kernels' tiles take two lanes at a time). load() pads the extra
+   * lane with input 0 and NaN targets, so it adds nothing to loss or gradient.
+   */
   readonly lanes: number;
   readonly window: number;
   /** The parameters forward() and backward() use; set them with `params.flat.set(...)`. */
@@ -68,10 +73,10 @@ export interface Engine {
   backward(kind: LossKind, delta: number, steps: number, count: number): void;
 }
 
-/** An {@link Engine} for `lanes` lanes and windows of up to `window` steps. */
+/** An {@link Engine} for `lanes` lanes (rounded up to even) and windows of up to `window` steps. */
 export function createEngine(spec: RnnSpec, lanes: number, window: number): Engine {
   const { cell, inputSize: I, hiddenSize: H, numLayers: L, outputSize: O } = spec;
-  const B = lanes;
+  const B = lanes + (lanes % 2);
   const GH = gateCount(cell) * H;
   const TW = tapeWidth(cell, H);
   const P = parameterCount(spec);

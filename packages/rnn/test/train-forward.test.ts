@@ -26,8 +26,9 @@ function randomSequences(rand: () => number, lengths: readonly number[], inputSi
  */
 function engineRun(weights: RnnWeights, sequences: readonly TrainSequence[], lanes: readonly Lane[], window: number): { out: Float64Array[]; state: Float64Array[] } {
   const { hiddenSize: H, numLayers: L, outputSize: O } = weights;
-  const B = lanes.length;
-  const engine = createEngine(weights, B, window);
+  const engine = createEngine(weights, lanes.length, window);
+  // The engine may step one padding lane more than asked for.
+  const B = engine.lanes;
   engine.params.flat.set(toFloat64(weights).flat);
   engine.resetState();
   const out = lanes.map((l) => new Float64Array(l.length * O));
@@ -75,7 +76,7 @@ function stepLane(
   return { out, state: Float64Array.from(state) };
 }
 
-/** Sizes whose products the engine computes in plain JavaScript (odd lane counts, rows not a multiple of 8). */
+/** Sizes that leave most products to plain JavaScript (rows and columns not multiples of 8). */
 const SMALL = { input: 3, hidden: 6, output: 4 };
 /** Sizes whose products all take the WebAssembly kernels (even lane counts, rows and columns multiples of 8). */
 const TILED = { input: 8, hidden: 8, output: 8 };
