@@ -60,6 +60,24 @@ function ticks(lo: number, hi: number, count: number): number[] {
   return out;
 }
 
+/** Ticks of a log axis, as log10 values between lo and hi: 1, 2, 5 per decade, or every digit when that gives too few. */
+function logTicks(lo: number, hi: number): number[] {
+  for (const mantissas of [[1], [1, 2, 5], [1, 2, 3, 4, 5, 6, 7, 8, 9]]) {
+    const out: number[] = [];
+    for (let k = Math.floor(lo); k <= Math.ceil(hi); k++) {
+      for (const m of mantissas) {
+        const v = Math.log10(m) + k;
+        if (v >= lo && v <= hi) out.push(v);
+      }
+    }
+    if (out.length >= 3) return out;
+  }
+  // A narrow range: round values spaced evenly in data units.
+  return ticks(10 ** lo, 10 ** hi, 5)
+    .filter((v) => v > 0)
+    .map(Math.log10);
+}
+
 function formatNumber(v: number): string {
   const a = Math.abs(v);
   if (a !== 0 && (a >= 1e5 || a < 1e-3)) return v.toExponential(1);
@@ -116,7 +134,7 @@ export function panelSvg(panel: PlotPanel): string {
   parts.push(`<rect x="0" y="0" width="${width}" height="${height}" fill="#fff"/>`);
   parts.push(`<text x="${m.left}" y="16" font-size="13" font-weight="bold">${escapeXml(panel.title)}</text>`);
   // Grid and axes.
-  const yTicks = panel.logY === true ? ticks(Math.floor(yMin), Math.ceil(yMax), Math.ceil(yMax) - Math.floor(yMin)).filter((v) => v >= yMin && v <= yMax) : ticks(yMin, yMax, 6);
+  const yTicks = panel.logY === true ? logTicks(yMin, yMax) : ticks(yMin, yMax, 6);
   for (const v of yTicks) {
     const y = sy(v).toFixed(1);
     parts.push(`<line x1="${m.left}" x2="${m.left + pw}" y1="${y}" y2="${y}" stroke="#e5e5e5"/>`);
@@ -191,7 +209,7 @@ body { font-family: sans-serif; margin: 24px; color: #222; max-width: 1000px; }
 table { border-collapse: collapse; margin: 8px 0 16px; font-size: 13px; }
 th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
 th { background: #f5f5f5; }
-td:first-child, th:first-child { text-align: left; }
+td:first-child, th:first-child, table.text td, table.text th { text-align: left; }
 code { background: #f5f5f5; padding: 1px 4px; }
 svg { display: block; margin: 8px 0 20px; max-width: 100%; height: auto; }
 </style>
@@ -204,9 +222,9 @@ ${sections.join('\n')}
 `;
 }
 
-/** An HTML table from a header row and body rows (cells escaped here). */
-export function htmlTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const head = `<tr>${header.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr>`;
+/** An HTML table from a header row (none when null) and body rows, cells escaped here; `text` tables align left. */
+export function htmlTable(header: readonly string[] | null, rows: readonly (readonly string[])[], text = false): string {
+  const head = header === null ? '' : `<tr>${header.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr>\n`;
   const body = rows.map((r) => `<tr>${r.map((c) => `<td>${escapeXml(c)}</td>`).join('')}</tr>`).join('\n');
-  return `<table>\n${head}\n${body}\n</table>`;
+  return `<table${text ? ' class="text"' : ''}>\n${head}${body}\n</table>`;
 }

@@ -76,7 +76,7 @@ export function reportHtml(report: TrainReport): string {
   const m = report.model;
   const best = report.history.find((h) => h.epoch === report.bestEpoch);
   const summary = htmlTable(
-    ['', ''],
+    null,
     [
       ['model', `${m.name} version ${m.version}: ${m.cell}, ${m.numLayers} layer(s) of ${m.hiddenSize}, horizon ${m.horizon}, target mode ${m.targetMode}`],
       ['data', `${report.data.dataset === undefined ? report.data.file : `demo data set ${report.data.dataset}`}; features ${report.data.features.join(', ')}; targets ${report.data.targets.join(', ')}`],
@@ -85,10 +85,12 @@ export function reportHtml(report: TrainReport): string {
       ['best losses', best === undefined ? '-' : `train ${best.trainLoss.toPrecision(4)}, validation ${best.validationLoss === null ? '-' : best.validationLoss.toPrecision(4)}`],
       ['time', `${report.seconds.toFixed(1)} s`],
     ],
+    true,
   );
   const settings = htmlTable(
     ['setting', 'value'],
     Object.entries(report.settings).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
+    true,
   );
   const series = htmlTable(
     ['series', 'rows', 'train', 'validation', 'held out'],
