@@ -43,7 +43,6 @@ CASES = [
     ('rnn_tanh', 'rnn_tanh', 'mae', 1.0, 3, SMALL),
     ('rnn_relu', 'rnn_relu', 'mse', 1.0, 4, SMALL),
     ('lstm-tiled', 'lstm', 'mse', 1.0, 5, TILED),
-    ('gru-tiled', 'gru', 'huber', 1.0, 6, TILED),
 ]
 
 
