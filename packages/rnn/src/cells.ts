@@ -45,8 +45,9 @@ export function tapeWidth(cell: CellType, H: number): number {
  *
  * Each sum starts from the bias and adds the products for k = 0, 1, ... in
  * order, in float64; the reference stepper's numbers depend on that order, so
- * the trainer gets the same bits. Four lanes are summed side by side (each in
- * that same order) only to give the CPU independent chains to overlap.
+ * the trainer gets the same bits (its WebAssembly product, ./wasm/train-kernels.ts,
+ * keeps the order too). Two rows of four lanes are summed side by side, each
+ * sum in that same order, only to give the CPU independent chains to overlap.
  */
 export function affine(
   W: FloatArray,
