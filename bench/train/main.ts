@@ -13,8 +13,9 @@
  * cut the series into the same lanes (bench/train/torch_train.py reimplements
  * `makeLanes`; this script refuses to report if the lanes differ) and run the
  * same window updates, so their first-epoch losses must agree closely; that
- * is checked too. Seconds per epoch: the mean over all epochs but the first
- * (warm-up: JIT, allocator), for both.
+ * is checked too. Seconds per epoch: the median over all epochs but the
+ * first (warm-up: JIT, allocator), for both; the median because the machine
+ * is shared and a stray busy moment should not decide the figure.
  *
  * stdout: a table, then as its very last line the JSON
  * {"ours_s_per_epoch","torch_s_per_epoch","ratio"} with ratio = torch / ours.
@@ -31,7 +32,7 @@ import type { RnnSpec, RnnWeights, TrainSequence } from '@streamcell/rnn';
 
 const { values: args } = parseArgs({
   options: {
-    epochs: { type: 'string', default: '6' },
+    epochs: { type: 'string', default: '10' },
     'batch-size': { type: 'string', default: '32' },
     python: { type: 'string', default: '/usr/bin/python3' },
     help: { type: 'boolean', default: false },
@@ -92,7 +93,11 @@ function runPython(python: string, script: string, dir: string): Promise<TorchRe
   });
 }
 
-const mean = (xs: readonly number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
+function median(xs: readonly number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
 
 async function main(): Promise<void> {
   const set = await readDemoDataset('sensor');
@@ -138,14 +143,14 @@ async function main(): Promise<void> {
     if (!(lossGap < 1e-3)) throw new Error(`first-epoch losses differ: ours ${oursLoss}, PyTorch ${torchLoss}; the two sides do not run the same job`);
 
     const oursEpochs = ours.history.map((h) => h.seconds);
-    const oursS = mean(oursEpochs.slice(1));
-    const torchS = mean(torch.epoch_seconds.slice(1));
+    const oursS = median(oursEpochs.slice(1));
+    const torchS = median(torch.epoch_seconds.slice(1));
     const cpu = cpus()[0]?.model ?? 'unknown CPU';
     const fmt = (xs: readonly number[]): string => xs.map((x) => x.toFixed(3)).join(' ');
     console.log(`job: sensor training part, ${sequences.length} series, ${rows} rows, 1-layer LSTM hidden ${HIDDEN}, input ${spec.inputSize}, output ${spec.outputSize}, window ${WINDOW}, ${lanes.length} lanes (batch ${batchSize}), ${torch.batches} window updates per epoch, ${epochs} epochs`);
     console.log(`machine: ${cpu}, ${cpus().length} cores, 1-min load ${loadavg()[0]!.toFixed(2)}; Node ${process.versions.node}; PyTorch ${torch.torch} with ${torch.threads} thread`);
     console.log('');
-    console.log('| trainer | s/epoch (mean of epochs 2..) | every epoch (s) | epoch-1 loss | last loss |');
+    console.log('| trainer | s/epoch (median of epochs 2..) | every epoch (s) | epoch-1 loss | last loss |');
     console.log('| --- | ---: | --- | ---: | ---: |');
     console.log(`| streamcell (float64) | ${oursS.toFixed(3)} | ${fmt(oursEpochs)} | ${oursLoss.toPrecision(6)} | ${ours.history.at(-1)!.trainLoss.toPrecision(6)} |`);
     console.log(`| PyTorch (float32, 1 thread) | ${torchS.toFixed(3)} | ${fmt(torch.epoch_seconds)} | ${torchLoss.toPrecision(6)} | ${torch.losses.at(-1)!.toPrecision(6)} |`);
