@@ -159,7 +159,7 @@ function locals(f: FunctionBuilder): Locals {
   };
 }
 
-/** local = a (+ b) (* c) built from locals and constants; small helper for address arithmetic. */
+/** target = the sum of `terms`, each a local or the product of two locals (i32 address arithmetic). */
 function setSum(f: FunctionBuilder, target: number, terms: readonly (number | [number, number])[]): void {
   terms.forEach((t, i) => {
     if (typeof t === 'number') f.get(t);
