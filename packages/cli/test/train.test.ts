@@ -134,6 +134,20 @@ describe('streamcell train', () => {
   });
 });
 
+describe('help', () => {
+  it('lists train and eval, and each prints its own help', async () => {
+    const overview = await cli(['--help']);
+    expect(overview.stdout).toMatch(/^\s+train\s+train a forecaster/m);
+    expect(overview.stdout).toMatch(/^\s+eval\s+score a model/m);
+    const train = await cli(['train', '--help']);
+    expect(train.code).toBe(0);
+    expect(train.stdout).toContain('--validation-fraction F');
+    const evaluation = await cli(['eval', '--help']);
+    expect(evaluation.code).toBe(0);
+    expect(evaluation.stdout).toContain('seasonal_naive');
+  });
+});
+
 describe('streamcell train errors', () => {
   const usageCases: [string, string[], string][] = [
     ['no data', ['train', '--out', 'x'], 'missing --data FILE.csv'],

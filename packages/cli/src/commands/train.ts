@@ -189,7 +189,9 @@ export function trainSettings(args: readonly string[]): TrainSettings | 'help' {
 
 function progressView(io: CliIo, withValidation: boolean): ProgressView {
   const stream = io.stderr as NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
-  return stream.isTTY === true ? terminalProgress(stream, withValidation, stream.columns ?? 100) : lineProgress(stream, withValidation);
+  // A pseudo-terminal without a size reports 0 columns.
+  const columns = stream.columns !== undefined && stream.columns > 0 ? stream.columns : 100;
+  return stream.isTTY === true ? terminalProgress(stream, withValidation, columns) : lineProgress(stream, withValidation);
 }
 
 /** `streamcell train`: a model from a CSV file in one command. */
