@@ -150,7 +150,7 @@ export const evalCommand: Command = {
     const plot = o.plot ?? join(o.model, 'eval.html');
     const { manifest } = model;
     try {
-      await writeFile(plot, evalHtml(evaluation, manifest, plotted, `Evaluation: ${manifest.name} ${manifest.version}`));
+      await writeFile(plot, evalHtml(evaluation, manifest, plotted, `Evaluation: ${manifest.name} ${manifest.version}`, settings.columns.groupColumn));
     } catch (err) {
       throw new StreamcellError('input_invalid', `${plot}: cannot write the plot (${(err as Error).message})`, { cause: err });
     }

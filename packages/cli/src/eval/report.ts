@@ -25,7 +25,7 @@ function isoDay(ms: number): string {
  * lines lie on the black one), the start of the scored part marked; then
  * the tables of MAE against the baselines per step.
  */
-export function evalHtml(evaluation: Evaluation, manifest: Manifest, plotted: ForecastSeries, title: string): string {
+export function evalHtml(evaluation: Evaluation, manifest: Manifest, plotted: ForecastSeries, title: string, groupColumn?: string): string {
   const { series, forecast, from } = plotted;
   const H = manifest.horizon;
   const T = manifest.targets.length;
@@ -57,7 +57,7 @@ export function evalHtml(evaluation: Evaluation, manifest: Manifest, plotted: Fo
     }
     panels.push(
       panelSvg({
-        title: `${name}${series.id === 'series' ? '' : ` (series ${series.id})`}`,
+        title: `${name}${groupColumn === undefined ? '' : ` (${groupColumn} ${series.id})`}`,
         lines,
         markers: [{ x: xOf(from), label: 'scored from here (held out)', color: '#444' }],
         xLabel: useTime ? 'date' : 'row',
