@@ -157,6 +157,16 @@ describe('streamcell eval', () => {
     expect(out.per_target['H']).toEqual(full.per_target['hum']);
   });
 
+  it('scores from the train fraction the model was trained with, unless --from says otherwise', async () => {
+    const model = join(dir, 'seventy');
+    const trained = await cli(['train', '--data', csv, '--features', 'temp,hum', '--out', model, '--hidden', '3', '--window', '8', '--epochs', '1', '--train-fraction', '0.7', '--quiet']);
+    expect(trained.code, trained.stderr).toBe(0);
+    const byDefault = JSON.parse((await cli(['eval', '--model', model, '--data', csv])).stdout) as EvalOutput;
+    expect(byDefault['data']).toMatchObject({ from: 0.7, scoredFromRow: [105] });
+    const explicit = JSON.parse((await cli(['eval', '--model', model, '--data', csv, '--from', '0.9'])).stdout) as EvalOutput;
+    expect(explicit['data']).toMatchObject({ from: 0.9, scoredFromRow: [135] });
+  });
+
   const errors: [string, string[], number, string][] = [
     ['no model', ['eval', '--data', 'x.csv'], 2, 'missing --model DIR'],
     ['no data', ['eval', '--model', 'DELTA'], 2, 'missing --data FILE.csv'],

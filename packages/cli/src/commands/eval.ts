@@ -45,7 +45,9 @@ Options:
                           was trained with, if recorded)
       --group-column C    one series per value (default: as trained, if recorded)
       --from F            share of each series before the scored part, in (0, 1)
-                          (default 0.8, train's default --train-fraction)
+                          (default: the --train-fraction the model was trained
+                          with, if recorded, else 0.8), so that by default only
+                          rows the model never saw are scored
       --season N          rows per season for the seasonal naive baseline
                           (default: the demo data set's season, if any)
       --plot FILE         where to write the plot (default DIR/eval.html)
@@ -85,6 +87,14 @@ function trainedColumns(manifest: Manifest): { timeColumn?: string; groupColumn?
   };
 }
 
+/** The train fraction `train` recorded in the manifest's metadata, if any. */
+function trainedFraction(manifest: Manifest): number | undefined {
+  const split = manifest.metadata?.['split'];
+  if (typeof split !== 'object' || split === null) return undefined;
+  const fraction = (split as Record<string, unknown>)['trainFraction'];
+  return typeof fraction === 'number' && fraction > 0 && fraction < 1 ? fraction : undefined;
+}
+
 /** Resolves `eval`'s flags against the loaded model's manifest. */
 export function evalSettings(o: ReturnType<typeof parseOptions<typeof OPTIONS>>, manifest: Manifest): EvalSettings {
   if (o.data !== undefined && o.dataset !== undefined) throw usage('give --data FILE or --dataset NAME, not both');
@@ -118,7 +128,7 @@ export function evalSettings(o: ReturnType<typeof parseOptions<typeof OPTIONS>>,
       ...(groupColumn === undefined ? {} : { groupColumn }),
     },
     scoredTargets,
-    from: numberFlag('from', o.from, 0.8, { min: 0, max: 1, minOpen: true, maxOpen: true }),
+    from: numberFlag('from', o.from, trainedFraction(manifest) ?? 0.8, { min: 0, max: 1, minOpen: true, maxOpen: true }),
     ...(season === undefined ? {} : { season }),
   };
 }
