@@ -5,3 +5,11 @@ export { INPUT_FORMATS, STDIN, detectFormat, readCsv, readInputRows, readJsonl }
 export type { InputFormat, InputRow } from './input.ts';
 export { predict, predictRows } from './predict.ts';
 export type { PredictOptions, PredictRowsOptions, PredictStep } from './predict.ts';
+export { buildSequences, fitScaler, headTargets, heldOutStart, scaleSeries, servingScaler, splitSeries } from './train/prepare.ts';
+export type { PreparedSequences, SeriesSplit, SplitSettings } from './train/prepare.ts';
+export { runTraining } from './train/run.ts';
+export type { TrainOutcome, TrainSettings } from './train/run.ts';
+export { evaluateModel, forecastSeries } from './eval/evaluate.ts';
+export type { EvalSettings, Evaluation, ForecastSeries } from './eval/evaluate.ts';
+export { scoreForecasts } from './eval/metrics.ts';
+export type { Metrics, ScoredSeries, ScoreSettings, Scores } from './eval/metrics.ts';

@@ -1,8 +1,10 @@
+import { affine, cellForward } from './cells.ts';
+import type { FloatArray } from './cells.ts';
 import { cOffset, checkMaxBatch, checkStepArgs, gateCount, hOffset, stateSize, validateWeights } from './spec.ts';
 import type { RnnSpec, RnnWeights, Stepper } from './types.ts';
 
 /** Either float width: the reference runs in float32 storage, or float64 to measure drift. */
-export type FloatArray = Float32Array | Float64Array;
+export type { FloatArray };
 
 /**
  * A {@link Stepper} that also accepts float64 buffers. With float32 buffers
@@ -11,10 +13,6 @@ export type FloatArray = Float32Array | Float64Array;
  */
 export interface ReferenceStepper extends Stepper {
   step(batch: number, x: FloatArray, state: FloatArray, out: FloatArray): void;
-}
-
-function sigmoid(v: number): number {
-  return 1 / (1 + Math.exp(-v));
 }
 
 /**
@@ -39,6 +37,9 @@ function sigmoid(v: number): number {
  *   h = act(W_ih x + b_ih + W_hh hPrev + b_hh)
  *
  * Head: out = headWeight · h_top + headBias.
+ *
+ * The equations live in ./cells.ts, shared with the trainer's taped forward
+ * pass, so the model that is trained is the model that is served.
  */
 export function createReferenceStepper(weights: RnnWeights, maxBatch: number): ReferenceStepper {
   validateWeights(weights);
@@ -58,16 +59,8 @@ export function createReferenceStepper(weights: RnnWeights, maxBatch: number): R
   const gi = new Float64Array(G * H);
   const gh = new Float64Array(G * H);
   const layerInput = new Float64Array(Math.max(inputSize, H));
-
-  /** W·v + bias for every row of a [rows x cols] row-major matrix. */
-  function affine(W: Float32Array, bias: Float32Array, v: Float64Array, cols: number, result: Float64Array): void {
-    for (let row = 0; row < result.length; row++) {
-      let sum = bias[row]!;
-      for (let k = 0; k < cols; k++) sum += W[row * cols + k]! * v[k]!;
-      result[row] = sum;
-    }
-  }
-
+  const head = new Float64Array(outputSize);
+  // A copy, not a view: GRU reads hPrev after h is written in place.
   const hPrev = new Float64Array(H);
 
   function stepStream(x: FloatArray, xBase: number, state: FloatArray, sBase: number, out: FloatArray, oBase: number): void {
@@ -78,38 +71,15 @@ export function createReferenceStepper(weights: RnnWeights, maxBatch: number): R
       const h0 = sBase + hOffset(spec, layer);
       const c0 = sBase + cOffset(spec, layer);
       for (let j = 0; j < H; j++) hPrev[j] = state[h0 + j]!;
-      affine(w.weightIh, w.biasIh, layerInput, cols, gi);
-      affine(w.weightHh, w.biasHh, hPrev, H, gh);
-      for (let j = 0; j < H; j++) {
-        if (cell === 'lstm') {
-          const i = sigmoid(gi[j]! + gh[j]!);
-          const f = sigmoid(gi[H + j]! + gh[H + j]!);
-          const g = Math.tanh(gi[2 * H + j]! + gh[2 * H + j]!);
-          const o = sigmoid(gi[3 * H + j]! + gh[3 * H + j]!);
-          const cPrev = state[c0 + j]!;
-          state[c0 + j] = f * cPrev + i * g;
-          // h uses c as stored, as PyTorch's float32 tensors do.
-          state[h0 + j] = o * Math.tanh(state[c0 + j]!);
-        } else if (cell === 'gru') {
-          const r = sigmoid(gi[j]! + gh[j]!);
-          const z = sigmoid(gi[H + j]! + gh[H + j]!);
-          const n = Math.tanh(gi[2 * H + j]! + r * gh[2 * H + j]!);
-          state[h0 + j] = (1 - z) * n + z * hPrev[j]!;
-        } else if (cell === 'rnn_tanh') {
-          state[h0 + j] = Math.tanh(gi[j]! + gh[j]!);
-        } else {
-          state[h0 + j] = Math.max(0, gi[j]! + gh[j]!);
-        }
-      }
+      affine(w.weightIh, w.biasIh, G * H, cols, 1, layerInput, 0, gi, 0);
+      affine(w.weightHh, w.biasHh, G * H, H, 1, hPrev, 0, gh, 0);
+      cellForward(cell, H, 1, gi, gh, 0, hPrev, 0, state, c0, state, h0, state, c0, null, 0);
       // The next layer sees this layer's h as stored (float32-rounded in float32 storage).
       for (let j = 0; j < H; j++) layerInput[j] = state[h0 + j]!;
       cols = H;
     }
-    for (let o = 0; o < outputSize; o++) {
-      let sum = weights.headBias[o]!;
-      for (let j = 0; j < H; j++) sum += weights.headWeight[o * H + j]! * layerInput[j]!;
-      out[oBase + o] = sum;
-    }
+    affine(weights.headWeight, weights.headBias, outputSize, H, 1, layerInput, 0, head, 0);
+    for (let o = 0; o < outputSize; o++) out[oBase + o] = head[o]!;
   }
 
   return {

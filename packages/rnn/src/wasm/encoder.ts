@@ -9,9 +9,9 @@
  */
 
 /** Value types the kernels use. */
-export type ValType = 'i32' | 'f32' | 'v128';
+export type ValType = 'i32' | 'f32' | 'f64' | 'v128';
 
-const VALTYPE_BYTE: Record<ValType, number> = { i32: 0x7f, f32: 0x7d, v128: 0x7b };
+const VALTYPE_BYTE: Record<ValType, number> = { i32: 0x7f, f32: 0x7d, f64: 0x7c, v128: 0x7b };
 
 function pushU32(out: number[], value: number): void {
   let v = value >>> 0;
@@ -140,6 +140,9 @@ export class FunctionBuilder {
   i32Ne(): void {
     this.code.push(0x47);
   }
+  i32LtS(): void {
+    this.code.push(0x48);
+  }
   i32LtU(): void {
     this.code.push(0x49);
   }
@@ -195,6 +198,19 @@ export class FunctionBuilder {
   loadSplat(offset: number): void {
     this.simd(0x09);
     this.memarg(2, offset);
+  }
+  /** v128.load64_splat: one float64 broadcast to both lanes. */
+  load64Splat(offset: number): void {
+    this.simd(0x0a);
+    this.memarg(3, offset);
+  }
+  /** f64x2.add (IEEE, lane by lane: the same bits as a JS addition). */
+  f64x2Add(): void {
+    this.simd(0xf0);
+  }
+  /** f64x2.mul (IEEE, lane by lane: the same bits as a JS multiplication). */
+  f64x2Mul(): void {
+    this.simd(0xf2);
   }
   /** f32.load from [address on stack + offset]. */
   f32Load(offset: number): void {

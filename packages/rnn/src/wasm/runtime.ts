@@ -12,8 +12,19 @@ interface WasmApi {
 
 /** Exports of an instantiated module, as the caller says they are. */
 export function instantiate<T>(bytes: Uint8Array<ArrayBuffer>): T {
+  return instantiateCompiled<T>(compile(bytes));
+}
+
+/** A compiled module, to instantiate many times without compiling again. */
+export function compile(bytes: Uint8Array<ArrayBuffer>): object {
   const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-  return new wasm.Instance(new wasm.Module(bytes)).exports as T;
+  return new wasm.Module(bytes);
+}
+
+/** Exports of a fresh instance of a compiled module. */
+export function instantiateCompiled<T>(module: object): T {
+  const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+  return new wasm.Instance(module).exports as T;
 }
 
 /** True when the engine accepts the module (used for feature detection). */
