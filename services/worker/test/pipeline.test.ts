@@ -9,13 +9,13 @@ import { MemoryStateStore, decodeRecord, type StateWrite } from '@streamcell/sta
 import { createLogger, createWorkerMetrics } from '@streamcell/telemetry';
 import { ModelRegistry } from '../src/models.ts';
 import { stateKey } from '../src/pipeline.ts';
-import { MODELS_DIR, batchOf, counter, pipelineHarness, recordingControl } from './helpers.ts';
+import { MODELS_DIR, REPO_ROOT, batchOf, counter, pipelineHarness, recordingControl } from './helpers.ts';
 
 const FEATURES = ['precipitation', 'temp_max', 'temp_min', 'wind'] as const;
 let weather: number[][] = [];
 
 beforeAll(async () => {
-  const csv = await readFile(join(MODELS_DIR, '..', 'node_modules', 'vega-datasets', 'data', 'seattle-weather.csv'), 'utf8');
+  const csv = await readFile(join(REPO_ROOT, 'node_modules', 'vega-datasets', 'data', 'seattle-weather.csv'), 'utf8');
   const [header, ...lines] = csv.trim().split('\n');
   const cols = header!.split(',');
   weather = lines.map((l) => {
