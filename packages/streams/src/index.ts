@@ -15,6 +15,7 @@ export { KafkaSink } from './kafka-sink.ts';
 export type { KafkaSinkOptions } from './kafka-sink.ts';
 export { ensureTopics } from './topics.ts';
 export type { EnsureTopicsOptions, EnsureTopicsResult, TopicSpec } from './topics.ts';
+export { checkBrokers } from './kafka-client.ts';
 export type { KafkaConnectionOptions } from './kafka-client.ts';
 export { MemoryLog } from './memory-log.ts';
 export type { AppendMessage, AppendResult, MemoryLogOptions, MemorySourceOptions } from './memory-log.ts';

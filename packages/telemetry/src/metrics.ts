@@ -26,6 +26,7 @@ export interface WorkerMetrics {
   readonly naiveAbsError: Counter<'model' | 'step' | 'target'>;
   readonly forecastsScored: Counter<'model' | 'step' | 'target'>;
   readonly lifecycle: Gauge<'state'>;
+  readonly activeStreams: Gauge<'model'>;
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -97,5 +98,11 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
     }),
     forecastsScored: new Counter({ name: 'streamcell_forecasts_scored_total', help: 'Forecasts scored against their actual', labelNames: ['model', 'step', 'target'], registers }),
     lifecycle: new Gauge({ name: 'streamcell_worker_state', help: '1 for the lifecycle state the worker is in', labelNames: ['state'], registers }),
+    activeStreams: new Gauge({
+      name: 'streamcell_active_streams',
+      help: 'Streams this worker stepped in the last 5 minutes, by model (sum over workers: the active streams)',
+      labelNames: ['model'],
+      registers,
+    }),
   };
 }

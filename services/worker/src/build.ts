@@ -11,6 +11,7 @@ import { KafkaSink, KafkaSource, MemoryLog, ensureTopics, type Sink, type Source
 import { createWorkerMetrics, type Logger, type WorkerMetrics } from '@streamcell/telemetry';
 import { deadLetterTopic } from '@streamcell/protocol';
 import type { WorkerConfig } from './config.ts';
+import { ActiveStreams } from './active-streams.ts';
 import { ModelRegistry } from './models.ts';
 import { Worker } from './worker.ts';
 
@@ -23,6 +24,9 @@ export interface BuiltWorker {
   /** Stops the lag gauge refresh. */
   readonly dispose: () => void;
 }
+
+/** A stream counts as active for this long after its last event (streamcell_active_streams). */
+export const ACTIVE_WINDOW_MS = 5 * 60_000;
 
 /** Every topic the worker reads or writes. */
 export function workerTopics(config: WorkerConfig): { topic: string; partitions: number }[] {
@@ -89,13 +93,16 @@ export async function buildWorker(config: WorkerConfig, log: Logger, onFatal: (e
     store = new MemoryStateStore();
   }
 
-  const worker = new Worker({ config, source, sink, store, models, metrics, log });
+  const activeStreams = new ActiveStreams(ACTIVE_WINDOW_MS);
+  const worker = new Worker({ config, source, sink, store, models, metrics, log, activeStreams });
   const built = { worker, metrics, memoryLog, dispose: () => clearInterval(lagTimer) };
-  // Lag per partition, refreshed from the source's view after each batch.
+  // Lag per partition, refreshed from the source's view after each batch;
+  // active streams, pruned to the window.
   const lagTimer = setInterval(() => {
     for (const l of source.lag?.() ?? []) {
       metrics.consumerLag.set({ topic: l.topic, partition: String(l.partition) }, Number(l.lag));
     }
+    for (const [model, n] of activeStreams.counts(Date.now())) metrics.activeStreams.set({ model }, n);
   }, 1000);
   lagTimer.unref();
   return built;

@@ -1,5 +1,6 @@
 import { predictCommand } from './predict.ts';
+import { replayCommand } from './replay.ts';
 import type { Command } from './types.ts';
 
 /** Every subcommand, in the order `streamcell --help` lists them. Add new ones here. */
-export const COMMANDS: readonly Command[] = [predictCommand];
+export const COMMANDS: readonly Command[] = [predictCommand, replayCommand];
