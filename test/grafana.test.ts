@@ -20,7 +20,8 @@ async function exportedNames(): Promise<Set<string>> {
   for (const registry of [createWorkerMetrics().registry, createReplayerMetrics().registry]) {
     for (const m of await registry.getMetricsAsJSON()) {
       names.add(m.name);
-      if (m.type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(m.name + s);
+      // prom-client's typings say a numeric enum; at run time the type is Prometheus' own word.
+      if ((m.type as unknown as string) === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(m.name + s);
     }
   }
   return names;
