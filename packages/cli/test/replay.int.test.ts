@@ -146,6 +146,22 @@ describe('streamcell replay on Kafka', () => {
     for (const events of sensor.values()) expect(Object.keys(events[0]!.event.values)).toEqual(['humidity', 'temperature']);
   });
 
+  it('creates a missing topic with the partitions asked, unless told not to', async () => {
+    const topic = `${env.ns}.created`;
+    const stdout = new PassThrough();
+    let out = '';
+    stdout.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      const code = await runCli(['replay', '--brokers', env.brokers.join(','), '--dataset', 'weather', '--limit', '5', '--partitions', '3', '--topic', topic], { stdout, stderr: new PassThrough(), env: {} });
+      expect(code).toBe(0);
+      expect(JSON.parse(out)).toMatchObject({ sent: 5 });
+      const metadata = await env.admin.fetchTopicMetadata({ topics: [topic] });
+      expect(metadata.topics[0]!.partitions).toHaveLength(3);
+    } finally {
+      await env.admin.deleteTopics({ topics: [topic] }).catch(() => {});
+    }
+  });
+
   it('fails with one clear line for bad flags, a missing file or a missing topic', async () => {
     const bad = await replay(['--dataset', 'weather', '--rate', 'lots']);
     expect(bad.code).toBe(2);
@@ -158,6 +174,6 @@ describe('streamcell replay on Kafka', () => {
     expect(missing.err).toMatch(/absent\.csv: cannot read \(no such file\)/);
     const noTopic = await replay(['--dataset', 'weather', '--limit', '5', '--topic', `${env.ns}.never-created`]);
     expect(noTopic.code).toBe(1);
-    expect(noTopic.err).toMatch(/no event could be sent \(5 failed\)/);
+    expect(noTopic.err).toBe(`streamcell replay: Kafka topic ${env.ns}.never-created does not exist; create it, or let the replayer create it (drop --no-create-topic / CREATE_TOPICS=false)\n`);
   });
 });

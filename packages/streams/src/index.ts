@@ -13,7 +13,7 @@ export { KafkaSource } from './kafka-source.ts';
 export type { KafkaSourceOptions } from './kafka-source.ts';
 export { KafkaSink } from './kafka-sink.ts';
 export type { KafkaSinkOptions } from './kafka-sink.ts';
-export { ensureTopics } from './topics.ts';
+export { ensureTopics, missingTopics } from './topics.ts';
 export type { EnsureTopicsOptions, EnsureTopicsResult, TopicSpec } from './topics.ts';
 export { checkBrokers } from './kafka-client.ts';
 export type { KafkaConnectionOptions } from './kafka-client.ts';

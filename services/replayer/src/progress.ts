@@ -35,8 +35,7 @@ export class ProgressPrinter {
   readonly #out: NodeJS.WritableStream & { isTTY?: boolean };
   readonly #intervalMs: number;
   readonly #live: boolean;
-  #lastPrint = 0;
-  #dirty = false;
+  #lastPrint: number | undefined;
 
   constructor(out: NodeJS.WritableStream & { isTTY?: boolean }, intervalMs: number) {
     this.#out = out;
@@ -51,12 +50,13 @@ export class ProgressPrinter {
 
   /** Prints `p` if a line is due. */
   update(p: ReplayProgress, now: number): void {
+    // The first call sets the clock, so lines fall on whole intervals of the run.
+    this.#lastPrint ??= now - p.elapsedMs;
     if (now - this.#lastPrint < this.#intervalMs) return;
-    this.#lastPrint = now;
+    this.#lastPrint = now - ((now - this.#lastPrint) % this.#intervalMs);
     if (this.#live) {
       // \x1b[K clears what a longer previous line left behind.
       this.#out.write(`\r${formatProgress(p)}\x1b[K`);
-      this.#dirty = true;
     } else {
       this.#out.write(`${formatProgress(p)}\n`);
     }
@@ -66,10 +66,5 @@ export class ProgressPrinter {
   finish(p: ReplayProgress): void {
     if (this.#live) this.#out.write(`\r${formatProgress(p)}\x1b[K\n`);
     else this.#out.write(`${formatProgress(p)}\n`);
-    this.#dirty = false;
-  }
-
-  get dirty(): boolean {
-    return this.#dirty;
   }
 }

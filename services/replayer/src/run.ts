@@ -4,7 +4,8 @@
  * a KafkaSink, serve /metrics when a port is set, run, and close it all.
  */
 import { hostname } from 'node:os';
-import { KafkaSink, ensureTopics } from '@streamcell/streams';
+import { StreamcellError } from '@streamcell/protocol';
+import { KafkaSink, ensureTopics, missingTopics } from '@streamcell/streams';
 import { createReplayerMetrics, startHealthServer, type HealthServer, type Logger, type ReplayerMetrics } from '@streamcell/telemetry';
 import type { ReplayConfig } from './config.ts';
 import { ProgressPrinter } from './progress.ts';
@@ -49,6 +50,8 @@ export async function runReplay(config: ReplayConfig, io: ReplayIo): Promise<Rep
   if (config.createTopic) {
     const result = await ensureTopics({ brokers: config.brokers, clientId, logger: kafkaLog }, [{ topic: config.topic, partitions: config.partitions }]);
     if (result.created.length > 0) log.info({ topic: config.topic, partitions: config.partitions }, 'created the events topic');
+  } else if ((await missingTopics({ brokers: config.brokers, clientId, logger: kafkaLog }, [config.topic])).length > 0) {
+    throw new StreamcellError('config_invalid', `Kafka topic ${config.topic} does not exist; create it, or let the replayer create it (drop --no-create-topic / CREATE_TOPICS=false)`);
   }
   const metrics = io.metrics ?? createReplayerMetrics();
   // Bounded retries: a send that keeps failing is counted as an error and

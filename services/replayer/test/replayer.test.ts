@@ -8,7 +8,7 @@ import { isStreamcellError } from '@streamcell/protocol';
 import { MemoryLog } from '@streamcell/streams';
 import { createLogger, createReplayerMetrics } from '@streamcell/telemetry';
 import { Pacer } from '../src/pacer.ts';
-import { ProgressPrinter } from '../src/progress.ts';
+import { ProgressPrinter, type ReplayProgress } from '../src/progress.ts';
 import { Replayer, type ReplaySettings } from '../src/replayer.ts';
 import { loadReplayConfig } from '../src/config.ts';
 import { openSource, seriesSource, syntheticSource, type EventSource } from '../src/sources.ts';
@@ -233,5 +233,25 @@ describe('Replayer', () => {
     const lines = text.trim().split('\n');
     expect(lines.at(-1)).toMatch(/sent 30 .*errors 0 .*pass 1$/);
     expect(text).not.toContain('\r');
+  });
+
+  it('rewrites one live line on a terminal, and prints a line per interval elsewhere', () => {
+    const snapshot = (elapsedMs: number, sent: number): ReplayProgress => ({ elapsedMs, sent, errors: 1, inFlight: 2, targetRate: 100, recentRate: 99.6, overallRate: 98, pass: 2 });
+    const collect = (tty: boolean): { printer: ProgressPrinter; text: () => string } => {
+      const out = Object.assign(new PassThrough(), { isTTY: tty });
+      let text = '';
+      out.on('data', (d: Buffer) => (text += d.toString()));
+      return { printer: new ProgressPrinter(out, 10_000), text: () => text };
+    };
+    const live = collect(true);
+    for (let t = 0; t <= 1000; t += 250) live.printer.update(snapshot(t, t / 10), 5000 + t);
+    live.printer.finish(snapshot(1000, 100));
+    expect(live.text()).toBe(
+      [250, 500, 750, 1000].map((t) => `\r${String(Math.round(t / 1000)).padStart(4)} s  sent ${t / 10}  rate 100/s (target 100/s, overall 98/s)  errors 1  in flight 2  pass 2\x1b[K`).join('') +
+        '\r   1 s  sent 100  rate 100/s (target 100/s, overall 98/s)  errors 1  in flight 2  pass 2\x1b[K\n',
+    );
+    const plain = collect(false);
+    for (let t = 0; t <= 25_000; t += 1000) plain.printer.update(snapshot(t, t / 10), 7000 + t);
+    expect(plain.text().split('\n').filter(Boolean).map((l) => l.slice(0, 6))).toEqual(['  10 s', '  20 s']);
   });
 });
