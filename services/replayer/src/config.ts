@@ -51,7 +51,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'METRICS_PORT', flag: 'metrics-port', kind: 'string', required: false, description: 'Port of /metrics, /healthz, /readyz (0: any free port). The service defaults to 9465; `streamcell replay` serves none unless given.' },
   { name: 'METRICS_HOST', flag: 'metrics-host', kind: 'string', required: false, default: '0.0.0.0', description: 'Address the metrics server binds.' },
   { name: 'PROGRESS_INTERVAL_SECONDS', flag: 'progress-interval', kind: 'string', required: false, default: '10', description: 'Seconds between progress lines when stderr is not a terminal (a terminal gets one live line).' },
-  { name: 'LOG_LEVEL', flag: 'log-level', kind: 'string', required: false, default: 'info', description: 'pino level: fatal, error, warn, info, debug, trace, silent.' },
+  { name: 'LOG_LEVEL', flag: 'log-level', kind: 'string', required: false, default: 'info', description: 'pino level: fatal, error, warn, info, debug, trace, silent (`streamcell replay` logs warn and up unless given).' },
 ];
 
 /** Validated settings. */
@@ -235,11 +235,30 @@ export function loadReplayConfig(flags: FlagValues, env: Readonly<Record<string,
   };
 }
 
+/** What the value of a string flag looks like, for the help text (N otherwise). */
+const ARG_NAMES: Readonly<Record<string, string>> = {
+  brokers: 'HOST:PORT,...',
+  topic: 'NAME',
+  dataset: 'NAME',
+  data: 'FILE',
+  features: 'A,B,...',
+  targets: 'A,...',
+  'time-column': 'COLUMN',
+  'group-column': 'COLUMN',
+  'stream-prefix': 'PREFIX',
+  model: 'DIR',
+  'event-model': 'NAME',
+  timestamps: 'data|now',
+  'metrics-host': 'ADDRESS',
+  'log-level': 'LEVEL',
+};
+
 /** The help text of the settings: one line per flag with its variable and default. */
 export function describeSettings(): string {
   const rows = ENV_VARS.map((v) => {
-    const flag = v.kind === 'string' ? `--${v.flag} ${v.name === 'REPLAY_DATA' ? 'FILE' : 'X'}` : `--${v.flag}`;
-    return { flag, text: `${v.description} [${v.name}${v.default === undefined ? '' : `, default ${v.default}`}]` };
+    const flag = v.kind === 'string' ? `--${v.flag} ${ARG_NAMES[v.flag] ?? 'N'}` : `--${v.flag}`;
+    const text = v.kind === 'negated' ? `Turns off: ${v.description.charAt(0).toLowerCase()}${v.description.slice(1)}` : v.description;
+    return { flag, text: `${text} [${v.name}${v.default === undefined ? '' : `, default ${v.default}`}]` };
   });
   const width = Math.max(...rows.map((r) => r.flag.length));
   return rows.map((r) => `  ${r.flag.padEnd(width)}  ${r.text}`).join('\n');
