@@ -31,12 +31,22 @@ export interface WorkerMetrics {
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-/** Registers the worker's metrics (and Node's process metrics) on a fresh registry. */
-export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}): WorkerMetrics {
+/** Why a stream's state starts afresh: the `reason` label of streamcell_state_resets_total. */
+export const STATE_RESET_REASONS = ['reset_flag', 'model_version', 'shape', 'unreadable'] as const;
+
+/**
+ * Registers the worker's metrics (and Node's process metrics) on a fresh
+ * registry. The labelled counters whose label values are a closed list
+ * (reset reasons, and the dead-letter codes when given) start at 0 for every
+ * value: Prometheus' rate() and increase() cannot see the first increment
+ * of a series that appears already at 1, so a dashboard would miss the
+ * first dead letter of each code.
+ */
+export function createWorkerMetrics(options: { defaultMetrics?: boolean; deadLetterCodes?: readonly string[] } = {}): WorkerMetrics {
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'streamcell_worker_' });
   const registers = [registry];
-  return {
+  const metrics: WorkerMetrics = {
     registry,
     eventsIn: new Counter({ name: 'streamcell_events_total', help: 'Events consumed, valid or not', labelNames: ['topic'], registers }),
     forecastsOut: new Counter({ name: 'streamcell_forecasts_total', help: 'Forecasts published', labelNames: ['model'], registers }),
@@ -105,4 +115,7 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
       registers,
     }),
   };
+  for (const reason of STATE_RESET_REASONS) metrics.stateResets.inc({ reason }, 0);
+  for (const code of options.deadLetterCodes ?? []) metrics.deadLetters.inc({ code }, 0);
+  return metrics;
 }

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, createReplayerMetrics, createWorkerMetrics, redactUrl, startHealthServer } from '../src/index.ts';
+import { STATE_RESET_REASONS, createLogger, createReplayerMetrics, createWorkerMetrics, redactUrl, startHealthServer } from '../src/index.ts';
 
 describe('logger', () => {
   it('writes JSON lines with structured fields and redacts secrets', async () => {
@@ -57,5 +57,14 @@ describe('health server', () => {
     expect(names).toContain('streamcell_replayer_events_sent_total');
     expect(names).toContain('streamcell_replayer_process_cpu_seconds_total');
     for (const n of names) expect(n).toMatch(/^streamcell_replayer_[a-z0-9_]+$/);
+  });
+
+  it('starts the closed-list labelled counters at 0, so that rate() sees their first increment', async () => {
+    const metrics = createWorkerMetrics({ defaultMetrics: false, deadLetterCodes: ['schema', 'out_of_order'] });
+    const text = await metrics.registry.metrics();
+    for (const reason of STATE_RESET_REASONS) expect(text).toContain(`streamcell_state_resets_total{reason="${reason}"} 0`);
+    expect(text).toContain('streamcell_dead_letters_total{code="schema"} 0');
+    expect(text).toContain('streamcell_dead_letters_total{code="out_of_order"} 0');
+    expect(createWorkerMetrics({ defaultMetrics: false }).registry.getSingleMetric('streamcell_dead_letters_total')).toBeDefined();
   });
 });

@@ -9,7 +9,7 @@ import { StreamcellError } from '@streamcell/protocol';
 import { MemoryStateStore, RedisStateStore, type StateStore } from '@streamcell/state';
 import { KafkaSink, KafkaSource, MemoryLog, ensureTopics, type Sink, type Source } from '@streamcell/streams';
 import { createWorkerMetrics, type Logger, type WorkerMetrics } from '@streamcell/telemetry';
-import { deadLetterTopic } from '@streamcell/protocol';
+import { DEAD_LETTER_CODES, deadLetterTopic } from '@streamcell/protocol';
 import type { WorkerConfig } from './config.ts';
 import { ActiveStreams } from './active-streams.ts';
 import { ModelRegistry } from './models.ts';
@@ -39,7 +39,7 @@ export function workerTopics(config: WorkerConfig): { topic: string; partitions:
  * worker has failed for good after it started (the process should exit 1).
  */
 export async function buildWorker(config: WorkerConfig, log: Logger, onFatal: (err: unknown) => void = () => undefined): Promise<BuiltWorker> {
-  const metrics = createWorkerMetrics();
+  const metrics = createWorkerMetrics({ deadLetterCodes: DEAD_LETTER_CODES });
   const models = new ModelRegistry({ dir: config.modelsDir, maxBatch: config.maxKernelBatch, log: log.child({ component: 'models' }), metrics });
   const streamsLog = log.child({ component: 'kafka' });
   let source: Source;
