@@ -10,7 +10,7 @@ import { createLogger, createReplayerMetrics } from '@streamcell/telemetry';
 import { Pacer } from '../src/pacer.ts';
 import { ProgressPrinter, type ReplayProgress } from '../src/progress.ts';
 import { Replayer, type ReplaySettings } from '../src/replayer.ts';
-import { loadReplayConfig } from '../src/config.ts';
+import { ENV_VARS, describeSettings, loadReplayConfig } from '../src/config.ts';
 import { openSource, seriesSource, syntheticSource, type EventSource } from '../src/sources.ts';
 
 const MODEL_DIR = join(import.meta.dirname, '..', '..', '..', 'models', 'weather', '1');
@@ -142,6 +142,18 @@ describe('settings', () => {
     expect(c).toMatchObject({ rate: 250, loop: true, reset: false, dataset: 'weather', topic: 'events', createTopic: true, partitions: 12, timestamps: 'data', metricsPort: undefined });
     expect(loadReplayConfig({}, { ...env, REPLAY_DATASET: 'weather' }, { service: true }).metricsPort).toBe(9465);
     expect(loadReplayConfig({}, { ...env, REPLAY_DATASET: 'weather', REPLAY_LOOP: 'true', CREATE_TOPICS: 'false' }, { service: true })).toMatchObject({ loop: true, createTopic: false });
+  });
+
+  it('gives every setting one variable and one flag, all listed in the help', () => {
+    expect(new Set(ENV_VARS.map((v) => v.name)).size).toBe(ENV_VARS.length);
+    expect(new Set(ENV_VARS.map((v) => v.flag)).size).toBe(ENV_VARS.length);
+    const help = describeSettings();
+    for (const v of ENV_VARS) {
+      expect(help).toContain(`--${v.flag}`);
+      expect(help).toContain(v.name);
+    }
+    // Only the brokers are required of the service: everything else has a default or is optional.
+    expect(ENV_VARS.filter((v) => v.required).map((v) => v.name)).toEqual(['KAFKA_BROKERS']);
   });
 
   it('names every bad setting with its flag and variable', () => {
