@@ -62,6 +62,29 @@ export async function ensureTopics(
   }
 }
 
+/**
+ * The topics of `topics` that do not exist, for a service that must not
+ * create them (it says so at start rather than letting every send retry on
+ * UNKNOWN_TOPIC_OR_PARTITION). Opens and closes a short-lived admin client.
+ */
+export async function missingTopics(connection: KafkaConnectionOptions, topics: readonly string[]): Promise<string[]> {
+  const logger = connection.logger ?? silentLogger;
+  const admin = createKafkaClient({ retry: { retries: 3, initialRetryTime: 200 }, ...connection }, logger).admin();
+  try {
+    await admin.connect();
+  } catch (err) {
+    throw kafkaUnavailable('cannot reach Kafka to check topics', err, connection.brokers);
+  }
+  try {
+    const names = new Set(await admin.listTopics());
+    return topics.filter((t) => !names.has(t));
+  } catch (err) {
+    throw kafkaUnavailable('cannot list Kafka topics', err, connection.brokers);
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
 async function ensureWith(admin: Admin, specs: readonly TopicSpec[], logger: StreamsLogger, timeoutMs: number, brokers: readonly string[] | undefined): Promise<EnsureTopicsResult> {
   let names: Set<string>;
   try {

@@ -1,6 +1,8 @@
 export { REDACTED_PATHS, createLogger, redactUrl } from './logger.ts';
 export type { Logger, LoggerSettings } from './logger.ts';
-export { createWorkerMetrics } from './metrics.ts';
+export { STATE_RESET_REASONS, createWorkerMetrics } from './metrics.ts';
 export type { WorkerMetrics } from './metrics.ts';
+export { createReplayerMetrics } from './replayer-metrics.ts';
+export type { ReplayerMetrics } from './replayer-metrics.ts';
 export { startHealthServer } from './health.ts';
 export type { HealthProbe, HealthServer } from './health.ts';

@@ -26,16 +26,27 @@ export interface WorkerMetrics {
   readonly naiveAbsError: Counter<'model' | 'step' | 'target'>;
   readonly forecastsScored: Counter<'model' | 'step' | 'target'>;
   readonly lifecycle: Gauge<'state'>;
+  readonly activeStreams: Gauge<'model'>;
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-/** Registers the worker's metrics (and Node's process metrics) on a fresh registry. */
-export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}): WorkerMetrics {
+/** Why a stream's state starts afresh: the `reason` label of streamcell_state_resets_total. */
+export const STATE_RESET_REASONS = ['reset_flag', 'model_version', 'shape', 'unreadable'] as const;
+
+/**
+ * Registers the worker's metrics (and Node's process metrics) on a fresh
+ * registry. The labelled counters whose label values are a closed list
+ * (reset reasons, and the dead-letter codes when given) start at 0 for every
+ * value: Prometheus' rate() and increase() cannot see the first increment
+ * of a series that appears already at 1, so a dashboard would miss the
+ * first dead letter of each code.
+ */
+export function createWorkerMetrics(options: { defaultMetrics?: boolean; deadLetterCodes?: readonly string[] } = {}): WorkerMetrics {
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'streamcell_worker_' });
   const registers = [registry];
-  return {
+  const metrics: WorkerMetrics = {
     registry,
     eventsIn: new Counter({ name: 'streamcell_events_total', help: 'Events consumed, valid or not', labelNames: ['topic'], registers }),
     forecastsOut: new Counter({ name: 'streamcell_forecasts_total', help: 'Forecasts published', labelNames: ['model'], registers }),
@@ -97,5 +108,14 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
     }),
     forecastsScored: new Counter({ name: 'streamcell_forecasts_scored_total', help: 'Forecasts scored against their actual', labelNames: ['model', 'step', 'target'], registers }),
     lifecycle: new Gauge({ name: 'streamcell_worker_state', help: '1 for the lifecycle state the worker is in', labelNames: ['state'], registers }),
+    activeStreams: new Gauge({
+      name: 'streamcell_active_streams',
+      help: 'Streams this worker stepped in the last 5 minutes, by model (sum over workers: the active streams)',
+      labelNames: ['model'],
+      registers,
+    }),
   };
+  for (const reason of STATE_RESET_REASONS) metrics.stateResets.inc({ reason }, 0);
+  for (const code of options.deadLetterCodes ?? []) metrics.deadLetters.inc({ code }, 0);
+  return metrics;
 }

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, createWorkerMetrics, redactUrl, startHealthServer } from '../src/index.ts';
+import { STATE_RESET_REASONS, createLogger, createReplayerMetrics, createWorkerMetrics, redactUrl, startHealthServer } from '../src/index.ts';
 
 describe('logger', () => {
   it('writes JSON lines with structured fields and redacts secrets', async () => {
@@ -48,5 +48,23 @@ describe('health server', () => {
     const names = (await metrics.registry.getMetricsAsJSON()).map((m) => m.name);
     expect(names.length).toBeGreaterThan(15);
     for (const n of names) expect(n).toMatch(/^streamcell_[a-z_]+$/);
+  });
+
+  it('names every replayer metric streamcell_replayer_*, process metrics included', async () => {
+    const metrics = createReplayerMetrics();
+    metrics.eventsSent.inc(3);
+    const names = (await metrics.registry.getMetricsAsJSON()).map((m) => m.name);
+    expect(names).toContain('streamcell_replayer_events_sent_total');
+    expect(names).toContain('streamcell_replayer_process_cpu_seconds_total');
+    for (const n of names) expect(n).toMatch(/^streamcell_replayer_[a-z0-9_]+$/);
+  });
+
+  it('starts the closed-list labelled counters at 0, so that rate() sees their first increment', async () => {
+    const metrics = createWorkerMetrics({ defaultMetrics: false, deadLetterCodes: ['schema', 'out_of_order'] });
+    const text = await metrics.registry.metrics();
+    for (const reason of STATE_RESET_REASONS) expect(text).toContain(`streamcell_state_resets_total{reason="${reason}"} 0`);
+    expect(text).toContain('streamcell_dead_letters_total{code="schema"} 0');
+    expect(text).toContain('streamcell_dead_letters_total{code="out_of_order"} 0');
+    expect(createWorkerMetrics({ defaultMetrics: false }).registry.getSingleMetric('streamcell_dead_letters_total')).toBeDefined();
   });
 });

@@ -9,8 +9,9 @@ import { StreamcellError } from '@streamcell/protocol';
 import { MemoryStateStore, RedisStateStore, type StateStore } from '@streamcell/state';
 import { KafkaSink, KafkaSource, MemoryLog, ensureTopics, type Sink, type Source } from '@streamcell/streams';
 import { createWorkerMetrics, type Logger, type WorkerMetrics } from '@streamcell/telemetry';
-import { deadLetterTopic } from '@streamcell/protocol';
+import { DEAD_LETTER_CODES, deadLetterTopic } from '@streamcell/protocol';
 import type { WorkerConfig } from './config.ts';
+import { ActiveStreams } from './active-streams.ts';
 import { ModelRegistry } from './models.ts';
 import { Worker } from './worker.ts';
 
@@ -24,6 +25,9 @@ export interface BuiltWorker {
   readonly dispose: () => void;
 }
 
+/** A stream counts as active for this long after its last event (streamcell_active_streams). */
+export const ACTIVE_WINDOW_MS = 5 * 60_000;
+
 /** Every topic the worker reads or writes. */
 export function workerTopics(config: WorkerConfig): { topic: string; partitions: number }[] {
   const names = [...config.eventsTopics, config.forecastsTopic, ...config.eventsTopics.map(deadLetterTopic)];
@@ -35,7 +39,7 @@ export function workerTopics(config: WorkerConfig): { topic: string; partitions:
  * worker has failed for good after it started (the process should exit 1).
  */
 export async function buildWorker(config: WorkerConfig, log: Logger, onFatal: (err: unknown) => void = () => undefined): Promise<BuiltWorker> {
-  const metrics = createWorkerMetrics();
+  const metrics = createWorkerMetrics({ deadLetterCodes: DEAD_LETTER_CODES });
   const models = new ModelRegistry({ dir: config.modelsDir, maxBatch: config.maxKernelBatch, log: log.child({ component: 'models' }), metrics });
   const streamsLog = log.child({ component: 'kafka' });
   let source: Source;
@@ -89,13 +93,16 @@ export async function buildWorker(config: WorkerConfig, log: Logger, onFatal: (e
     store = new MemoryStateStore();
   }
 
-  const worker = new Worker({ config, source, sink, store, models, metrics, log });
+  const activeStreams = new ActiveStreams(ACTIVE_WINDOW_MS);
+  const worker = new Worker({ config, source, sink, store, models, metrics, log, activeStreams });
   const built = { worker, metrics, memoryLog, dispose: () => clearInterval(lagTimer) };
-  // Lag per partition, refreshed from the source's view after each batch.
+  // Lag per partition, refreshed from the source's view after each batch;
+  // active streams, pruned to the window.
   const lagTimer = setInterval(() => {
     for (const l of source.lag?.() ?? []) {
       metrics.consumerLag.set({ topic: l.topic, partition: String(l.partition) }, Number(l.lag));
     }
+    for (const [model, n] of activeStreams.counts(Date.now())) metrics.activeStreams.set({ model }, n);
   }, 1000);
   lagTimer.unref();
   return built;

@@ -10,3 +10,4 @@ export { buildWorker, workerTopics } from './build.ts';
 export type { BuiltWorker } from './build.ts';
 export { errorSums, scoreAndShift, scoringLayout } from './scoring.ts';
 export type { ErrorSums, ScoringLayout } from './scoring.ts';
+export { ActiveStreams } from './active-streams.ts';

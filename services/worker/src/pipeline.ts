@@ -28,6 +28,7 @@ import {
 import { SAVE_RESULT, decodeRecord, encodeRecord, fnv1a32, guardOf, type StateStore } from '@streamcell/state';
 import type { BatchControl, InboundBatch, InboundMessage, OutboundMessage, OutboundRecords, Sink } from '@streamcell/streams';
 import type { Logger, WorkerMetrics } from '@streamcell/telemetry';
+import type { ActiveStreams } from './active-streams.ts';
 import type { WorkerConfig } from './config.ts';
 import type { ModelSnapshot, ServingModel } from './models.ts';
 import { errorSums, scoreAndShift, scoringLayout, type ErrorSums, type ScoringLayout } from './scoring.ts';
@@ -47,6 +48,8 @@ export interface PipelineDeps {
   readonly log: Logger;
   readonly config: PipelineConfig;
   readonly now?: () => number;
+  /** Told of every stream stepped, for the active-streams gauge. */
+  readonly activeStreams?: ActiveStreams;
 }
 
 /** Compare-and-set rounds before a batch gives up (and is redelivered). */
@@ -129,6 +132,7 @@ export class BatchPipeline {
 
     let out = newOutgoing();
     let works = this.#decode(batch, snapshot, out);
+    const decoded = works;
     // Streams redone after a conflict are scored again; conflicts are rare
     // (rebalances) and counted, so the error metrics tolerate that.
     const sums = new Map<ServingModel, ErrorSums>();
@@ -155,6 +159,7 @@ export class BatchPipeline {
     await this.#publish(out);
     // Scores first: the states are saved, so they count even if a rebalance stops the commit.
     this.#recordErrors(sums);
+    this.#recordActive(decoded);
     await control.heartbeat();
     if (control.isStale()) {
       this.#log.info({ topic: batch.topic, partition: batch.partition }, 'partition was reassigned; leaving the commit to its new owner');
@@ -443,6 +448,17 @@ export class BatchPipeline {
     out.deadLetters.set(topic, list);
     out.deadLetterCodes.set(code, (out.deadLetterCodes.get(code) ?? 0) + 1);
     this.#log.debug({ topic: msg.topic, partition: msg.partition, offset: msg.offset, code, reason: message }, 'dead letter');
+  }
+
+  /** Streams with a valid event in this batch count as active; a stream that ended does not. */
+  #recordActive(works: readonly StreamWork[]): void {
+    const active = this.#d.activeStreams;
+    if (active === undefined) return;
+    const now = this.#now();
+    for (const w of works) {
+      if (w.deleted) active.forget(w.model.name, w.stream);
+      else active.touch(w.model.name, w.stream, now);
+    }
   }
 
   #recordErrors(sums: Map<ServingModel, ErrorSums>): void {

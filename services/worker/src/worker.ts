@@ -14,6 +14,7 @@
 import type { StateStore } from '@streamcell/state';
 import type { Sink, Source } from '@streamcell/streams';
 import { startHealthServer, type HealthServer, type Logger, type WorkerMetrics } from '@streamcell/telemetry';
+import type { ActiveStreams } from './active-streams.ts';
 import type { WorkerConfig } from './config.ts';
 import type { ModelRegistry } from './models.ts';
 import { BatchPipeline } from './pipeline.ts';
@@ -31,6 +32,8 @@ export interface WorkerParts {
   readonly models: ModelRegistry;
   readonly metrics: WorkerMetrics;
   readonly log: Logger;
+  /** Streams stepped recently, for the active-streams gauge (build.ts refreshes it). */
+  readonly activeStreams?: ActiveStreams;
 }
 
 /** One worker: consume, step, publish, save, commit. */
@@ -75,7 +78,15 @@ export class Worker {
         this.#log.warn({ dir: config.modelsDir }, 'no model loaded yet; events will be dead letters (unknown_model) until one appears');
       }
       await sink.connect();
-      const pipeline = new BatchPipeline({ store: this.#p.store, sink, models: () => models.snapshot(), metrics, log: this.#p.log, config });
+      const pipeline = new BatchPipeline({
+        store: this.#p.store,
+        sink,
+        models: () => models.snapshot(),
+        metrics,
+        log: this.#p.log,
+        config,
+        ...(this.#p.activeStreams === undefined ? {} : { activeStreams: this.#p.activeStreams }),
+      });
       await source.start((batch, control) => pipeline.handle(batch, control));
       this.#setState('running');
       this.#log.info({ metricsPort: this.#health.port, topics: config.eventsTopics }, 'worker running');

@@ -1,0 +1,11 @@
+export { ENV_VARS, describeSettings, flagSpec, loadReplayConfig } from './config.ts';
+export type { EnvVar, FlagValues, ReplayConfig } from './config.ts';
+export { Pacer } from './pacer.ts';
+export { ProgressPrinter, formatProgress } from './progress.ts';
+export type { ReplayProgress } from './progress.ts';
+export { Replayer, encodeEvent } from './replayer.ts';
+export type { ReplaySettings, ReplaySummary, ReplayerParts } from './replayer.ts';
+export { runReplay } from './run.ts';
+export type { ReplayIo } from './run.ts';
+export { DATASET_NAMES, DEMO_STREAM_IDS, modelFeatures, openSource, seriesSource, syntheticSource } from './sources.ts';
+export type { EventSource, ReplayEvent, SeriesSourceOptions, SourceSpec, SyntheticOptions } from './sources.ts';
