@@ -25,6 +25,7 @@ import {
   type DeadLetterCode,
   type ForecastMessage,
 } from '@streamcell/protocol';
+import { routeModel } from '@streamcell/model';
 import { SAVE_RESULT, decodeRecord, encodeRecord, fnv1a32, guardOf, type StateStore } from '@streamcell/state';
 import type { BatchControl, InboundBatch, InboundMessage, OutboundMessage, OutboundRecords, Sink } from '@streamcell/streams';
 import type { Logger, WorkerMetrics } from '@streamcell/telemetry';
@@ -166,7 +167,6 @@ export class BatchPipeline {
 
   #decode(batch: InboundBatch, snapshot: ModelSnapshot, out: Outgoing): StreamWork[] {
     const { config } = this.#d;
-    const fallbackModel = config.defaultModel ?? (snapshot.size === 1 ? [...snapshot.keys()][0] : undefined);
     const works = new Map<string, StreamWork>();
     // Every message of a batch comes from one topic: hash it once.
     const topicHash = fnv1a32(batch.topic);
@@ -177,7 +177,7 @@ export class BatchPipeline {
         continue;
       }
       const e = decoded.event;
-      const modelName = e.model ?? config.topicModels.get(msg.topic) ?? fallbackModel;
+      const modelName = routeModel(e.model, msg.topic, config, snapshot);
       const model = modelName === undefined ? undefined : snapshot.get(modelName);
       if (!model) {
         const why = modelName === undefined ? 'the event names no model and no default is configured' : `model "${modelName.slice(0, 64)}" is not loaded`;
