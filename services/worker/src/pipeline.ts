@@ -26,12 +26,24 @@ import {
   type ForecastMessage,
 } from '@streamcell/protocol';
 import { routeModel } from '@streamcell/model';
-import { SAVE_RESULT, decodeRecord, encodeRecord, fnv1a32, guardOf, type StateStore } from '@streamcell/state';
 import type { BatchControl, InboundBatch, InboundMessage, OutboundMessage, OutboundRecords, Sink } from '@streamcell/streams';
 import type { Logger, WorkerMetrics } from '@streamcell/telemetry';
 import type { WorkerConfig } from './config.ts';
 import type { ModelSnapshot, ServingModel } from './models.ts';
-import { errorSums, scoreAndShift, scoringLayout, type ErrorSums, type ScoringLayout } from './scoring.ts';
+import {
+  SAVE_RESULT,
+  decodeRecord,
+  encodeRecord,
+  errorSums,
+  fnv1a32,
+  guardOf,
+  scoreAndShift,
+  scoringLayout,
+  stateKey,
+  type ErrorSums,
+  type ScoringLayout,
+  type StateStore,
+} from '@streamcell/state';
 
 /** The settings a pipeline uses. */
 export type PipelineConfig = Pick<
@@ -101,11 +113,6 @@ interface Outgoing {
 
 function newOutgoing(): Outgoing {
   return { forecasts: [], deadLetters: new Map(), times: [], perModel: new Map(), deadLetterCodes: new Map() };
-}
-
-/** The state key of a stream under a model. */
-export function stateKey(prefix: string, model: string, stream: string): string {
-  return `${prefix}state:${model}:${stream}`;
 }
 
 /** Handles partition batches; one instance per worker, shared by all partitions. */
