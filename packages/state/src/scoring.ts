@@ -49,6 +49,7 @@ export interface ErrorSums {
 
 /** Zeroed sums for a layout. */
 export function errorSums(layout: ScoringLayout): ErrorSums {
+  // Block 0 opens the history: the forecast made at the last event.
   const n = layout.horizon * layout.targets;
   return { model: new Float64Array(n), naive: new Float64Array(n), count: new Float64Array(n) };
 }
@@ -117,9 +118,10 @@ export interface LatestScoring {
  */
 export function latestScoring(layout: ScoringLayout, history: Float32Array, known: number): LatestScoring | undefined {
   if (known < 1 || history.length !== layout.size) return undefined;
+  // Block 0 opens the history: the forecast made at the last event.
   const n = layout.horizon * layout.targets;
   return {
-    forecast: history.slice(layout.blockStart[0]!, layout.blockStart[0]! + n),
+    forecast: history.slice(0, n),
     actual: history.slice(layout.actualsStart, layout.actualsStart + layout.targets),
   };
 }
