@@ -41,6 +41,8 @@ export interface AppDeps {
   readonly ready: () => boolean;
   /** Extra fields for /healthz and /readyz. */
   readonly details?: () => Record<string, unknown>;
+  /** Told of every route as it is registered (the OpenAPI test compares them with the document). */
+  readonly onRoute?: (method: string, url: string) => void;
 }
 
 /** The static files of the explorer page, served from memory. */
@@ -140,7 +142,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Stream ids may be 256 UTF-8 bytes, percent-encoded up to three times longer.
     routerOptions: { maxParamLength: 1024 },
     return503OnClosing: true,
+    // A URL that is not valid percent-encoding fails in the router, before any
+    // route or error handler: answer it in the same shape as every refusal.
+    frameworkErrors: (err, _request, reply) => {
+      const a = toAnswer(err);
+      void (reply as FastifyReply).code(a.status).send({ code: a.code, message: a.message });
+    },
   });
+
+  if (deps.onRoute) {
+    const observe = deps.onRoute;
+    app.addHook('onRoute', (route) => {
+      for (const method of [route.method].flat()) observe(method, route.url);
+    });
+  }
 
   // The body is taken as bytes, whatever the content type, and parsed here,
   // so that bad JSON gets the worker's code (malformed_json), not fastify's.

@@ -161,10 +161,10 @@ export function openApiDocument(): Record<string, unknown> {
           responses: {
             '202': json(ref('IngestResult'), 'every event accepted'),
             '207': json(ref('IngestResult'), 'a batch partly accepted: the accepted ones were produced, `refused` lists the others'),
-            '400': json({ oneOf: [ref('Error'), ref('BatchRefused')] }, 'malformed JSON, wrong types, bad stream id, an empty batch'),
+            '400': json({ anyOf: [ref('BatchRefused'), ref('Error')] }, 'malformed JSON, wrong types, bad stream id, an empty batch'),
             '401': error('missing or wrong bearer token'),
-            '413': json({ oneOf: [ref('Error'), ref('BatchRefused')] }, 'the body, an event or the batch is too large'),
-            '422': json({ oneOf: [ref('Error'), ref('BatchRefused')] }, 'unknown model, wrong dimension, unknown feature, a value that is not finite'),
+            '413': json({ anyOf: [ref('BatchRefused'), ref('Error')] }, 'the body, an event or the batch is too large'),
+            '422': json({ anyOf: [ref('BatchRefused'), ref('Error')] }, 'unknown model, wrong dimension, unknown feature, a value that is not finite'),
             '503': error('Kafka did not acknowledge in time'),
           },
         },

@@ -5,7 +5,7 @@
  * Kafka topic: gateway.int.test.ts.)
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { appHarness, counter, weatherEvent } from './helpers.ts';
 
 const TOKEN = 'test-token-0123456789abcdef';
@@ -22,7 +22,7 @@ async function harness(env: Record<string, string> = {}): Promise<Awaited<Return
   return h;
 }
 
-function post(a: FastifyInstance, body: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/json' }): ReturnType<FastifyInstance['inject']> {
+function post(a: FastifyInstance, body: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/json' }): Promise<LightMyRequestResponse> {
   return a.inject({ method: 'POST', url: '/v1/events', payload: body, headers });
 }
 

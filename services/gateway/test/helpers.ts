@@ -59,7 +59,7 @@ export function testConfig(env: Record<string, string> = {}): GatewayConfig {
 }
 
 /** An app over the repository's models, an in-memory sink and state. */
-export async function appHarness(env: Record<string, string> = {}): Promise<{
+export async function appHarness(env: Record<string, string> = {}, onRoute?: (method: string, url: string) => void): Promise<{
   app: FastifyInstance;
   sink: MemorySink;
   state: MapStateReader;
@@ -75,7 +75,7 @@ export async function appHarness(env: Record<string, string> = {}): Promise<{
   const sink = new MemorySink();
   const state = new MapStateReader();
   const hub = new LiveHub({ recentStreams: 100, history: 50, clientBuffer: 16, maxClients: 10 });
-  const app = await buildApp({ config, models: () => models.snapshot(), sink, state, hub, metrics, log, healthy: () => true, ready: () => true });
+  const app = await buildApp({ config, models: () => models.snapshot(), sink, state, hub, metrics, log, healthy: () => true, ready: () => true, ...(onRoute ? { onRoute } : {}) });
   await app.ready();
   return { app, sink, state, hub, metrics, config };
 }
