@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ReadableStreamDefaultReader, ReadableStreamReadResult } from 'node:stream/web';
 import { Kafka, logLevel } from 'kafkajs';
 import { createLogger } from '@streamcell/telemetry';
 import { buildWorker, loadConfig as loadWorkerConfig, type BuiltWorker } from '@streamcell/worker';
@@ -137,15 +138,15 @@ export async function readEvents(
   timeoutMs = 60_000,
 ): Promise<{ event: string; id: string | undefined; data: string }[]> {
   const events: { event: string; id: string | undefined; data: string }[] = [];
-  const reader = res.body!.getReader();
+  const reader = res.body!.getReader() as ReadableStreamDefaultReader<Uint8Array>;
   const decoder = new TextDecoder();
   let buf = '';
   const timer = setTimeout(() => void reader.cancel(), timeoutMs);
   try {
     while (!enough(events)) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buf += decoder.decode(value, { stream: true });
+      const chunk: ReadableStreamReadResult<Uint8Array> = await reader.read();
+      if (chunk.done) break;
+      buf += decoder.decode(chunk.value, { stream: true });
       let cut: number;
       while ((cut = buf.indexOf('\n\n')) >= 0) {
         const block = buf.slice(0, cut);
