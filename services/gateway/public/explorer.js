@@ -346,6 +346,16 @@ function renderLegend() {
   item('#8b95a7', 'latest forecast', true);
 }
 
+/** Round tick values (1, 2 or 5 times a power of ten apart) covering [lo, hi]. */
+function niceTicks(lo, hi, count) {
+  const raw = (hi - lo) / count;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) || 10 * mag;
+  const ticks = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(v);
+  return ticks;
+}
+
 function medianStep(pts) {
   const d = [];
   for (let i = 1; i < pts.length; i++) if (pts[i].ts > pts[i - 1].ts) d.push(pts[i].ts - pts[i - 1].ts);
@@ -397,19 +407,17 @@ function renderChart(target) {
 
   const grid = svg('g', { class: 'grid' });
   const axis = svg('g', { class: 'axis' });
-  for (let g = 0; g <= 4; g++) {
-    const v = y0 + ((y1 - y0) * g) / 4;
+  for (const v of niceTicks(y0, y1, 5)) {
     grid.append(svg('line', { x1: pad.l, x2: W - pad.r, y1: Y(v), y2: Y(v) }));
     const label = svg('text', { x: pad.l - 6, y: Y(v) + 3, 'text-anchor': 'end' });
-    label.textContent = fmt(v);
+    label.textContent = String(Number(v.toPrecision(6)));
     axis.append(label);
   }
-  for (const [t, anchor] of [
-    [x0, 'start'],
-    [x1, 'end'],
-  ]) {
-    const label = svg('text', { x: X(t), y: H - 6, 'text-anchor': anchor });
-    label.textContent = fmtTime(t);
+  const span = x1 - x0;
+  for (let g = 0; g <= 4; g++) {
+    const t = x0 + (span * g) / 4;
+    const label = svg('text', { x: X(t), y: H - 6, 'text-anchor': g === 0 ? 'start' : g === 4 ? 'end' : 'middle' });
+    label.textContent = span >= 3 * 86_400_000 ? fmtTime(t).slice(0, 10) : fmtTime(t).slice(11);
     axis.append(label);
   }
   root.append(grid, axis);
