@@ -192,3 +192,12 @@ export function describeConfig(config: GatewayConfig, redact: (url: string) => s
     topicModels: Object.fromEntries(config.topicModels),
   };
 }
+
+/**
+ * The README's table of the gateway's variables, built from ENV_VARS so the
+ * two cannot drift: `node -e "import('./services/gateway/src/config.ts').then(m => console.log(m.envTable()))"`.
+ */
+export function envTable(vars: readonly EnvVar[] = ENV_VARS): string {
+  const rows = vars.map((v) => `| \`${v.name}\` | ${v.default === undefined ? '' : v.default === '' ? '(empty)' : `\`${v.default}\``} | ${v.description} |`);
+  return ['| variable | default | meaning |', '| --- | --- | --- |', ...rows].join('\n');
+}

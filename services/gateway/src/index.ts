@@ -1,4 +1,4 @@
-export { ENV_VARS, describeConfig, loadConfig } from './config.ts';
+export { ENV_VARS, describeConfig, envTable, loadConfig } from './config.ts';
 export type { EnvVar, GatewayConfig } from './config.ts';
 export { HttpRefusal, buildApp, tokenMatches } from './app.ts';
 export type { AppDeps } from './app.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isStreamcellError } from '@streamcell/protocol';
 import { ENV_VARS as WORKER_ENV_VARS } from '@streamcell/worker';
-import { ENV_VARS, describeConfig, loadConfig } from '../src/config.ts';
+import { ENV_VARS, describeConfig, envTable, loadConfig } from '../src/config.ts';
 
 const BASE = { KAFKA_BROKERS: 'kafka:9092', REDIS_URL: 'redis://redis:6379' };
 
@@ -48,5 +48,17 @@ describe('gateway configuration', () => {
     const shared = ENV_VARS.filter((v) => WORKER_ENV_VARS.some((w) => w.name === v.name) && !['REDIS_COMMAND_TIMEOUT_MS', 'CREATE_TOPICS', 'DRAIN_TIMEOUT_MS'].includes(v.name));
     expect(shared.map((v) => v.name)).toEqual(expect.arrayContaining(['MODELS_DIR', 'FORECASTS_TOPIC', 'DEFAULT_MODEL', 'TOPIC_MODELS', 'STATE_KEY_PREFIX', 'STATE_TTL_SECONDS', 'MAX_EVENT_BYTES']));
     for (const v of shared) expect(v.default, v.name).toBe(WORKER_ENV_VARS.find((w) => w.name === v.name)!.default);
+  });
+});
+
+describe('envTable', () => {
+  it('renders one README row per variable, in the shape the README check reads', () => {
+    const rows = envTable().split('\n').slice(2);
+    expect(rows).toHaveLength(ENV_VARS.length);
+    const parsed = rows.map((r) => /^\| `([A-Z_]+)` \| ([^|]*) \|/.exec(r)!);
+    expect(parsed.map((m) => m[1])).toEqual(ENV_VARS.map((v) => v.name));
+    expect(parsed.find((m) => m[1] === 'PORT')![2]!.trim()).toBe('`8080`');
+    expect(parsed.find((m) => m[1] === 'GATEWAY_TOKEN')![2]!.trim()).toBe('');
+    expect(parsed.find((m) => m[1] === 'TOPIC_MODELS')![2]!.trim()).toBe('(empty)');
   });
 });
