@@ -305,7 +305,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
     const sub = hub.subscribe(stream, res, typeof lastId === 'string' ? lastId : undefined);
     metrics.requests.inc({ method: 'GET', route: LIVE_ROUTE, status: '200' });
-    request.raw.on('close', () => sub.close());
+    // The response closes when the client goes away (or the hub ended it): unsubscribe either way.
+    res.on('close', () => sub.close());
   });
 
   return app;

@@ -26,6 +26,28 @@ import { RedisStateReader, type StateReader } from './latest.ts';
 import { LiveHub } from './live.ts';
 import { gatewayCatalog, type GatewayModel } from './models.ts';
 
+/** The live hub with the configured bounds, counted in the gateway's metrics. */
+export function createLiveHub(
+  config: Pick<GatewayConfig, 'liveRecentStreams' | 'liveHistory' | 'liveClientBuffer' | 'liveMaxClients'>,
+  metrics: GatewayMetrics,
+  log: Logger,
+): LiveHub {
+  const liveLog = log.child({ component: 'live' });
+  return new LiveHub({
+    recentStreams: config.liveRecentStreams,
+    history: config.liveHistory,
+    clientBuffer: config.liveClientBuffer,
+    maxClients: config.liveMaxClients,
+    onSent: (n) => metrics.liveMessagesSent.inc(n),
+    onDropped: (reason) => {
+      metrics.liveClientsDropped.inc({ reason });
+      if (reason === 'slow') liveLog.info('live subscriber dropped: it fell too far behind');
+    },
+    onClients: (n) => metrics.liveClients.set(n),
+    onStreams: (n) => metrics.liveStreamsTracked.set(n),
+  });
+}
+
 /** Lifecycle states, in order. */
 export const GATEWAY_STATES = ['starting', 'running', 'draining', 'stopped', 'failed'] as const;
 export type GatewayState = (typeof GATEWAY_STATES)[number];
@@ -77,19 +99,7 @@ export class Gateway {
   static async create(config: GatewayConfig, log: Logger, onFatal: (err: unknown) => void = () => undefined): Promise<Gateway> {
     const metrics = createGatewayMetrics();
     const kafkaLog = log.child({ component: 'kafka' });
-    const hub = new LiveHub({
-      recentStreams: config.liveRecentStreams,
-      history: config.liveHistory,
-      clientBuffer: config.liveClientBuffer,
-      maxClients: config.liveMaxClients,
-      onSent: (n) => metrics.liveMessagesSent.inc(n),
-      onDropped: (reason) => {
-        metrics.liveClientsDropped.inc({ reason });
-        if (reason === 'slow') log.info({ component: 'live' }, 'live subscriber dropped: it fell too far behind');
-      },
-      onClients: (n) => metrics.liveClients.set(n),
-      onStreams: (n) => metrics.liveStreamsTracked.set(n),
-    });
+    const hub = createLiveHub(config, metrics, log);
     const models = gatewayCatalog(config.modelsDir, log.child({ component: 'models' }), metrics);
     const sink = new KafkaSink({
       brokers: config.kafkaBrokers,

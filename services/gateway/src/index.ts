@@ -13,5 +13,5 @@ export type { LatestForecast, NoForecast, StateReader, StoredState } from './lat
 export { gatewayCatalog, loadGatewayModel } from './models.ts';
 export type { GatewayModel, GatewayModels } from './models.ts';
 export { openApiDocument } from './openapi.ts';
-export { GATEWAY_STATES, Gateway } from './gateway.ts';
+export { GATEWAY_STATES, Gateway, createLiveHub } from './gateway.ts';
 export type { GatewayState } from './gateway.ts';

@@ -28,7 +28,10 @@ export interface LiveOutput {
   /** Returns false when the output's own buffer is full (then wait for `drain`). */
   write(chunk: string): boolean;
   once(event: 'drain', listener: () => void): unknown;
+  /** Ends the response after what is buffered (shutdown). */
   end(): void;
+  /** Closes the connection now, dropping what is buffered (a stuck client would never read it). */
+  destroy(): void;
 }
 
 /** A stream the feed has seen lately. */
@@ -131,7 +134,9 @@ class Subscriber {
     this.#closed = true;
     this.#queue.length = 0;
     this.#onDrop(reason);
-    this.#out.end();
+    // A slow client's socket is full: a graceful end would wait behind data it never reads.
+    if (reason === 'slow') this.#out.destroy();
+    else this.#out.end();
   }
 
   /** Marks it closed without writing (the client went away). */

@@ -11,7 +11,8 @@ import { createGatewayMetrics, createLogger, type GatewayMetrics } from '@stream
 import { buildApp } from '../src/app.ts';
 import { loadConfig, type GatewayConfig } from '../src/config.ts';
 import type { StateReader, StoredState } from '../src/latest.ts';
-import { LiveHub } from '../src/live.ts';
+import { createLiveHub } from '../src/gateway.ts';
+import type { LiveHub } from '../src/live.ts';
 import { gatewayCatalog } from '../src/models.ts';
 
 export const MODELS_DIR = fileURLToPath(new URL('../../../models', import.meta.url));
@@ -74,7 +75,7 @@ export async function appHarness(env: Record<string, string> = {}, onRoute?: (me
   await models.scan();
   const sink = new MemorySink();
   const state = new MapStateReader();
-  const hub = new LiveHub({ recentStreams: 100, history: 50, clientBuffer: 16, maxClients: 10 });
+  const hub = createLiveHub({ liveRecentStreams: 100, liveHistory: 50, liveClientBuffer: 16, liveMaxClients: 10 }, metrics, log);
   const app = await buildApp({ config, models: () => models.snapshot(), sink, state, hub, metrics, log, healthy: () => true, ready: () => true, ...(onRoute ? { onRoute } : {}) });
   await app.ready();
   return { app, sink, state, hub, metrics, config };

@@ -7,6 +7,7 @@ class FakeOutput implements LiveOutput {
   readonly chunks: string[] = [];
   full = false;
   ended = false;
+  destroyed = false;
   #drain: (() => void) | undefined;
   write(chunk: string): boolean {
     this.chunks.push(chunk);
@@ -18,6 +19,9 @@ class FakeOutput implements LiveOutput {
   }
   end(): void {
     this.ended = true;
+  }
+  destroy(): void {
+    this.destroyed = true;
   }
   drain(): void {
     this.full = false;
@@ -74,7 +78,7 @@ describe('LiveHub', () => {
     slow.full = true;
     // The first write finds the buffer full; three more fit the queue; the next one is one too many.
     for (let n = 0; n < 5; n++) h.publish(forecast('a', n));
-    expect(slow.ended).toBe(true);
+    expect(slow.destroyed).toBe(true);
     expect(dropped).toEqual(['slow']);
     expect(h.clients).toBe(1);
     expect(fast.ids()).toHaveLength(5);
