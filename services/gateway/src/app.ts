@@ -289,7 +289,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return reply.send(result);
   });
 
-  app.get(LIVE_ROUTE, (request, reply) => {
+  // No HEAD twin: a HEAD request would hold a subscription open with nothing to read it.
+  app.get(LIVE_ROUTE, { exposeHeadRoute: false }, (request, reply) => {
     const stream = streamParam(request);
     const lastId = request.headers['last-event-id'];
     if (hub.full) throw new HttpRefusal(503, 'overloaded', 'too many live subscribers on this gateway; retry later');
