@@ -54,7 +54,7 @@ const CONTENT_TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
 };
 
-/** Routes whose URL carries a stream id: their metrics label is the pattern. */
+/** The live route: its requests are counted when the stream starts (see the onResponse hook). */
 const LIVE_ROUTE = '/v1/streams/:id/live';
 
 /** A refusal as the API answers it. */
@@ -178,7 +178,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     done();
   });
 
+  // Live responses are counted when they start; their end (if it comes) is not a request finishing.
+  const liveRequests = new WeakSet<FastifyRequest>();
   app.addHook('onResponse', (request, reply, done) => {
+    if (liveRequests.has(request)) return done();
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
     metrics.requestSeconds.observe({ method: request.method, route }, reply.elapsedTime / 1000);
@@ -220,7 +223,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.post('/v1/events', async (request, reply) => {
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const snapshot = deps.models();
-    const checked = checkEvents(body, { ...config, eventsTopic: config.eventsTopic }, snapshot);
+    const checked = checkEvents(body, config, snapshot);
     if ('request' in checked) {
       metrics.eventsRejected.inc({ code: checked.request.code });
       throw new HttpRefusal(checked.request.status, checked.request.code, checked.request.message);
@@ -297,6 +300,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const res = reply.raw;
     // The response is ours from here: fastify does not end it, the hub writes to it.
     reply.hijack();
+    liveRequests.add(request);
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',

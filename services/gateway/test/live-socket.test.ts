@@ -82,5 +82,8 @@ describe('live route on a real socket', () => {
     reader.socket.destroy();
     await reader.closed;
     await expect.poll(() => hub.clients).toBe(0);
+    // Each subscription counts as one request, whether it ended by a drop or by the client.
+    expect(await counter(metrics, 'streamcell_gateway_requests_total', { route: '/v1/streams/:id/live', status: '200' })).toBe(2);
+    expect(await counter(metrics, 'streamcell_gateway_live_clients')).toBe(0);
   });
 });
