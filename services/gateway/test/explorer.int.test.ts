@@ -5,7 +5,7 @@
  * the points that arrive over the live feed appear on the chart. A
  * screenshot is kept in test-results/explorer.png.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
@@ -18,6 +18,7 @@ let stack: Stack;
 let browser: Browser;
 
 beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`the explorer test drives Debian's Chromium at ${CHROMIUM}: apt-get install chromium (no browser is ever downloaded)`);
   stack = await startStack();
   // --no-sandbox: CI containers run as root, where Chromium's sandbox refuses to start.
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
