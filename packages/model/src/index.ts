@@ -16,3 +16,5 @@ export type { SafetensorsContents, Tensor, TensorToWrite } from './safetensors.t
 export { FLOAT_DTYPES } from './dtypes.ts';
 export type { FloatDtype } from './dtypes.ts';
 export { expectedTensorShapes, tensorsFromWeights, weightsFromTensors } from './weights.ts';
+export { ModelCatalog, compareVersions, routeModel } from './catalog.ts';
+export type { CatalogEntry, CatalogSnapshot, ModelCatalogOptions, ModelRoutes } from './catalog.ts';

@@ -20,6 +20,11 @@ export const ERROR_CODES = [
   'too_large',
   // input files given to the CLI
   'input_invalid',
+  // HTTP requests to the gateway (beside the event codes above)
+  'bad_request',
+  'unauthorized',
+  'not_found',
+  'overloaded',
   // configuration and usage
   'config_invalid',
   'usage',

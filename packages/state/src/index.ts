@@ -12,7 +12,9 @@ export {
   modelVersionHash,
 } from './record.ts';
 export type { StateRecord } from './record.ts';
-export { SAVE_RESULT, toSaveResult } from './store.ts';
+export { SAVE_RESULT, stateKey, toSaveResult } from './store.ts';
 export type { SaveResult, StateStore, StateWrite } from './store.ts';
 export { RedisStateStore } from './redis-store.ts';
 export { MemoryStateStore } from './memory-store.ts';
+export { errorSums, latestScoring, scoreAndShift, scoringLayout } from './scoring.ts';
+export type { ErrorSums, LatestScoring, ScoringLayout } from './scoring.ts';

@@ -31,3 +31,11 @@ export function toSaveResult(reply: unknown, key: string): SaveResult {
   if (reply === SAVE_RESULT.written || reply === SAVE_RESULT.conflict) return reply;
   throw new StreamcellError('internal', `saveState returned ${String(reply)} for ${key}`);
 }
+
+/**
+ * The Redis key of a stream's state under a model. The worker writes it and
+ * the gateway reads it, so both build it here.
+ */
+export function stateKey(prefix: string, model: string, stream: string): string {
+  return `${prefix}state:${model}:${stream}`;
+}

@@ -119,3 +119,60 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean; deadLet
   for (const code of options.deadLetterCodes ?? []) metrics.deadLetters.inc({ code }, 0);
   return metrics;
 }
+
+/**
+ * Every metric the gateway exports, named `streamcell_gateway_<what>_<unit>`.
+ * `route` is the route pattern (`/v1/streams/:id/forecast`), never the URL,
+ * so a stream id never becomes a label.
+ */
+export interface GatewayMetrics {
+  readonly registry: Registry;
+  readonly requests: Counter<'method' | 'route' | 'status'>;
+  readonly requestSeconds: Histogram<'method' | 'route'>;
+  readonly eventsAccepted: Counter;
+  readonly eventsRejected: Counter<'code'>;
+  readonly produceSeconds: Histogram;
+  readonly forecastsConsumed: Counter;
+  readonly liveClients: Gauge;
+  readonly liveMessagesSent: Counter;
+  readonly liveClientsDropped: Counter<'reason'>;
+  readonly liveStreamsTracked: Gauge;
+  readonly modelsLoaded: Gauge<'model' | 'version'>;
+}
+
+/** Registers the gateway's metrics (and Node's process metrics) on a fresh registry. */
+export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {}): GatewayMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'streamcell_gateway_' });
+  const registers = [registry];
+  return {
+    registry,
+    requests: new Counter({ name: 'streamcell_gateway_requests_total', help: 'HTTP requests answered, by method, route pattern and status', labelNames: ['method', 'route', 'status'], registers }),
+    requestSeconds: new Histogram({
+      name: 'streamcell_gateway_request_seconds',
+      help: 'Time to answer an HTTP request (live streams: until the headers are sent)',
+      labelNames: ['method', 'route'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    eventsAccepted: new Counter({ name: 'streamcell_gateway_events_accepted_total', help: 'Events accepted over HTTP and acknowledged by Kafka', registers }),
+    eventsRejected: new Counter({ name: 'streamcell_gateway_events_rejected_total', help: 'Events refused over HTTP, by reason code (nothing produced for them)', labelNames: ['code'], registers }),
+    produceSeconds: new Histogram({
+      name: 'streamcell_gateway_produce_seconds',
+      help: 'From handing a request\'s events to the producer to Kafka\'s acknowledgement',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    forecastsConsumed: new Counter({ name: 'streamcell_gateway_forecasts_consumed_total', help: 'Forecasts read from the forecast topic for the live feed', registers }),
+    liveClients: new Gauge({ name: 'streamcell_gateway_live_clients', help: 'Server-sent-event subscribers connected', registers }),
+    liveMessagesSent: new Counter({ name: 'streamcell_gateway_live_messages_total', help: 'Forecasts written to live subscribers', registers }),
+    liveClientsDropped: new Counter({
+      name: 'streamcell_gateway_live_clients_dropped_total',
+      help: 'Live subscribers disconnected by the gateway (slow: their buffer filled up; shutdown)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    liveStreamsTracked: new Gauge({ name: 'streamcell_gateway_live_streams', help: 'Streams whose recent forecasts the gateway keeps for the live feed', registers }),
+    modelsLoaded: new Gauge({ name: 'streamcell_gateway_models_loaded', help: 'Models the gateway validates events against, 1 per name and version', labelNames: ['model', 'version'], registers }),
+  };
+}

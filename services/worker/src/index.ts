@@ -1,13 +1,13 @@
 export { ENV_VARS, describeConfig, loadConfig } from './config.ts';
 export type { EnvVar, WorkerConfig } from './config.ts';
-export { BatchPipeline, stateKey } from './pipeline.ts';
+export { BatchPipeline } from './pipeline.ts';
+export { stateKey } from '@streamcell/state';
 export type { PipelineConfig, PipelineDeps } from './pipeline.ts';
-export { ModelRegistry, compareVersions } from './models.ts';
+export { ModelRegistry } from './models.ts';
+export { compareVersions } from '@streamcell/model';
 export type { ModelSnapshot, ServingModel } from './models.ts';
 export { WORKER_STATES, Worker } from './worker.ts';
 export type { WorkerParts, WorkerState } from './worker.ts';
 export { buildWorker, workerTopics } from './build.ts';
 export type { BuiltWorker } from './build.ts';
-export { errorSums, scoreAndShift, scoringLayout } from './scoring.ts';
-export type { ErrorSums, ScoringLayout } from './scoring.ts';
 export { ActiveStreams } from './active-streams.ts';

@@ -25,13 +25,26 @@ import {
   type DeadLetterCode,
   type ForecastMessage,
 } from '@streamcell/protocol';
-import { SAVE_RESULT, decodeRecord, encodeRecord, fnv1a32, guardOf, type StateStore } from '@streamcell/state';
+import { routeModel } from '@streamcell/model';
 import type { BatchControl, InboundBatch, InboundMessage, OutboundMessage, OutboundRecords, Sink } from '@streamcell/streams';
 import type { Logger, WorkerMetrics } from '@streamcell/telemetry';
 import type { ActiveStreams } from './active-streams.ts';
 import type { WorkerConfig } from './config.ts';
 import type { ModelSnapshot, ServingModel } from './models.ts';
-import { errorSums, scoreAndShift, scoringLayout, type ErrorSums, type ScoringLayout } from './scoring.ts';
+import {
+  SAVE_RESULT,
+  decodeRecord,
+  encodeRecord,
+  errorSums,
+  fnv1a32,
+  guardOf,
+  scoreAndShift,
+  scoringLayout,
+  stateKey,
+  type ErrorSums,
+  type ScoringLayout,
+  type StateStore,
+} from '@streamcell/state';
 
 /** The settings a pipeline uses. */
 export type PipelineConfig = Pick<
@@ -105,11 +118,6 @@ function newOutgoing(): Outgoing {
   return { forecasts: [], deadLetters: new Map(), times: [], perModel: new Map(), deadLetterCodes: new Map() };
 }
 
-/** The state key of a stream under a model. */
-export function stateKey(prefix: string, model: string, stream: string): string {
-  return `${prefix}state:${model}:${stream}`;
-}
-
 /** Handles partition batches; one instance per worker, shared by all partitions. */
 export class BatchPipeline {
   readonly #d: PipelineDeps;
@@ -171,7 +179,6 @@ export class BatchPipeline {
 
   #decode(batch: InboundBatch, snapshot: ModelSnapshot, out: Outgoing): StreamWork[] {
     const { config } = this.#d;
-    const fallbackModel = config.defaultModel ?? (snapshot.size === 1 ? [...snapshot.keys()][0] : undefined);
     const works = new Map<string, StreamWork>();
     // Every message of a batch comes from one topic: hash it once.
     const topicHash = fnv1a32(batch.topic);
@@ -182,7 +189,7 @@ export class BatchPipeline {
         continue;
       }
       const e = decoded.event;
-      const modelName = e.model ?? config.topicModels.get(msg.topic) ?? fallbackModel;
+      const modelName = routeModel(e.model, msg.topic, config, snapshot);
       const model = modelName === undefined ? undefined : snapshot.get(modelName);
       if (!model) {
         const why = modelName === undefined ? 'the event names no model and no default is configured' : `model "${modelName.slice(0, 64)}" is not loaded`;

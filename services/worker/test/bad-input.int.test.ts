@@ -10,8 +10,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DEAD_LETTER_CODES, DEAD_LETTER_HEADERS, type DeadLetterCode, type ForecastMessage } from '@streamcell/protocol';
-import { decodeRecord } from '@streamcell/state';
-import { stateKey } from '../src/pipeline.ts';
+import { decodeRecord, stateKey } from '@streamcell/state';
 import { connectProducer, readTopic, waitForGroupCaughtUp, type ReadMessage } from './support/kafka.ts';
 import { DAY, FEATURES, MODEL, T0, eventJson, flatForecast, loadWeatherModel, offlinePredict, planStreams, readStates, sameBits, weatherRows } from './support/streams.ts';
 import { WorkerProcess, workerEnv } from './support/worker-process.ts';

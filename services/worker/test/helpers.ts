@@ -1,8 +1,6 @@
 /** Test wiring for the pipeline: real models and kernel, in-memory state and a recording sink. */
-import { cpSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { weatherOnlyModelsDir } from '../../../test/support/models.ts';
 import { MemoryStateStore } from '@streamcell/state';
 import type { BatchControl, InboundBatch, OutboundRecords, Sink } from '@streamcell/streams';
 import { createLogger, createWorkerMetrics, type WorkerMetrics } from '@streamcell/telemetry';
@@ -13,14 +11,8 @@ import { BatchPipeline, type PipelineConfig } from '../src/pipeline.ts';
 /** The repository root. */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-/**
- * The models the pipeline tests serve: a copy of the PyTorch-trained
- * models/weather/1 alone. The expectations are computed from that version,
- * and events name no model, so it must be the only one in the folder; the
- * repository's models/ holds more models and newer versions.
- */
-export const MODELS_DIR = mkdtempSync(join(tmpdir(), 'streamcell-worker-models-'));
-cpSync(join(REPO_ROOT, 'models', 'weather', '1'), join(MODELS_DIR, 'weather', '1'), { recursive: true });
+/** The models the pipeline tests serve: models/weather/1 alone (see test/support/models.ts). */
+export const MODELS_DIR = weatherOnlyModelsDir();
 
 /** A sink that keeps what it was given. */
 export class RecordingSink implements Sink {

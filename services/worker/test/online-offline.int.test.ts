@@ -7,8 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ForecastMessage } from '@streamcell/protocol';
-import { decodeRecord, fnv1a32 } from '@streamcell/state';
-import { stateKey } from '../src/pipeline.ts';
+import { decodeRecord, fnv1a32, stateKey } from '@streamcell/state';
 import { connectProducer, produceAtPace, readTopic, waitForGroupCaughtUp } from './support/kafka.ts';
 import { MODEL, flatForecast, interleaved, loadWeatherModel, offlinePredict, planStreams, readStates, sameBits } from './support/streams.ts';
 import { WorkerProcess, workerEnv } from './support/worker-process.ts';

@@ -5,10 +5,9 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '@streamcell/model';
 import { predictRows } from '@streamcell/cli';
 import { DEAD_LETTER_HEADERS } from '@streamcell/protocol';
-import { MemoryStateStore, decodeRecord, type StateWrite } from '@streamcell/state';
+import { MemoryStateStore, decodeRecord, stateKey, type StateWrite } from '@streamcell/state';
 import { createLogger, createWorkerMetrics } from '@streamcell/telemetry';
 import { ModelRegistry } from '../src/models.ts';
-import { stateKey } from '../src/pipeline.ts';
 import { MODELS_DIR, REPO_ROOT, batchOf, counter, pipelineHarness, recordingControl } from './helpers.ts';
 
 const FEATURES = ['precipitation', 'temp_max', 'temp_min', 'wind'] as const;

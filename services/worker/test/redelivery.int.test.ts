@@ -13,7 +13,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { IDEMPOTENCY_HEADER } from '@streamcell/protocol';
-import { stateKey } from '../src/pipeline.ts';
+import { stateKey } from '@streamcell/state';
 import { connectProducer, produceAtPace, readTopic, waitForGroupCaughtUp, type ReadMessage } from './support/kafka.ts';
 import { MODEL, interleaved, planStreams, readStates } from './support/streams.ts';
 import { WorkerProcess, workerEnv } from './support/worker-process.ts';

@@ -6,9 +6,8 @@
  */
 import { expect } from 'vitest';
 import { IDEMPOTENCY_HEADER, type ForecastMessage } from '@streamcell/protocol';
-import { decodeRecord, fnv1a32 } from '@streamcell/state';
+import { decodeRecord, fnv1a32, stateKey } from '@streamcell/state';
 import type { TestEnv } from '../../../../test/support/services.ts';
-import { stateKey } from '../../src/pipeline.ts';
 import { committedOffsets, readTopic, type ReadMessage } from './kafka.ts';
 import { MODEL, countKeys, loadWeatherModel, offlinePredict, readStates, referenceRun, sameBits, type StreamPlan } from './streams.ts';
 

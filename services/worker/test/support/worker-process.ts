@@ -5,22 +5,17 @@
  * always killed when the test file ends.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, createWriteStream, mkdirSync, mkdtempSync, type WriteStream } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { weatherOnlyModelsDir } from '../../../../test/support/models.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 export const WORKER_MAIN = join(REPO_ROOT, 'services', 'worker', 'src', 'main.ts');
 export const REPO_MODELS_DIR = join(REPO_ROOT, 'models');
 
-/**
- * What the worker processes serve: a copy of models/weather/1 alone (the
- * version the tests compute their expectations with, and the only model, so
- * that events need not name it); models/ holds more models and versions.
- */
-export const SERVED_MODELS_DIR = mkdtempSync(join(tmpdir(), 'streamcell-worker-models-'));
-cpSync(join(REPO_MODELS_DIR, 'weather', '1'), join(SERVED_MODELS_DIR, 'weather', '1'), { recursive: true });
+/** What the worker processes serve: models/weather/1 alone (see test/support/models.ts). */
+export const SERVED_MODELS_DIR = weatherOnlyModelsDir();
 
 /** Where a test file keeps its logs and notes: test-artifacts/worker-int/<label>-<ns>/. */
 export function artifactsDir(label: string, ns: string): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { errorSums, scoreAndShift, scoringLayout } from '../src/scoring.ts';
+import { errorSums, latestScoring, scoreAndShift, scoringLayout } from '../src/scoring.ts';
 
 describe('online scoring history', () => {
   it('matches a brute-force scoring of every forecast against the actual it predicted', () => {
@@ -38,5 +38,29 @@ describe('online scoring history', () => {
       expect(sums.naive[idx]).toBeCloseTo(expected.naive[idx]!, 5);
     }
     expect(known).toBe(H);
+  });
+});
+
+describe('latestScoring', () => {
+  it('reads back the forecast just shifted in and the actual it came with', () => {
+    const layout = scoringLayout(3, 2);
+    const history = new Float32Array(layout.size);
+    const scratch = new Float32Array(layout.size);
+    const sums = errorSums(layout);
+    const oneStep = new Float64Array(2);
+    expect(latestScoring(layout, history, 0)).toBeUndefined();
+    let known = 0;
+    for (let t = 0; t < 5; t++) {
+      const actual = [10 + t, 20 + t];
+      const forecast = [1 + t, 2 + t, 3 + t, 4 + t, 5 + t, 6 + t];
+      known = scoreAndShift(layout, history, known, actual, forecast, sums, oneStep, scratch).known;
+      const latest = latestScoring(layout, history, known)!;
+      expect([...latest.forecast]).toEqual(forecast);
+      expect([...latest.actual]).toEqual(actual);
+    }
+  });
+
+  it('refuses a history of another size', () => {
+    expect(latestScoring(scoringLayout(3, 2), new Float32Array(5), 1)).toBeUndefined();
   });
 });

@@ -9,6 +9,9 @@
  *   - the last H actual target values, H x T (persistence predicts these).
  * When event t+1 arrives, the first step of block j is the (j+1)-step-ahead
  * forecast of it, and actual[j] is the persistence forecast for that step.
+ *
+ * It lives beside the record codec because two services read it: the worker
+ * keeps it, the gateway reads the latest forecast out of it.
  */
 
 /** Layout of the scoring history for one model. */
@@ -46,6 +49,7 @@ export interface ErrorSums {
 
 /** Zeroed sums for a layout. */
 export function errorSums(layout: ScoringLayout): ErrorSums {
+  // Block 0 opens the history: the forecast made at the last event.
   const n = layout.horizon * layout.targets;
   return { model: new Float64Array(n), naive: new Float64Array(n), count: new Float64Array(n) };
 }
@@ -97,4 +101,27 @@ export function scoreAndShift(
   }
   history.set(scratch.subarray(0, layout.size));
   return { known: Math.min(H, known + 1), hasOneStepError: usable > 0 };
+}
+
+/** The newest forecast and actual values held in a scoring history. */
+export interface LatestScoring {
+  /** [H x T] the forecast made at the last event, step by step. */
+  readonly forecast: Float32Array;
+  /** [T] the last event's actual target values. */
+  readonly actual: Float32Array;
+}
+
+/**
+ * The forecast made at the stream's last event and that event's actual
+ * values, read from a saved history; undefined when it holds no event yet
+ * (`known` 0) or has another size than the layout (another model's record).
+ */
+export function latestScoring(layout: ScoringLayout, history: Float32Array, known: number): LatestScoring | undefined {
+  if (known < 1 || history.length !== layout.size) return undefined;
+  // Block 0 opens the history: the forecast made at the last event.
+  const n = layout.horizon * layout.targets;
+  return {
+    forecast: history.slice(0, n),
+    actual: history.slice(layout.actualsStart, layout.actualsStart + layout.targets),
+  };
 }

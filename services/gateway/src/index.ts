@@ -1,0 +1,17 @@
+export { ENV_VARS, describeConfig, envTable, loadConfig } from './config.ts';
+export type { EnvVar, GatewayConfig } from './config.ts';
+export { HttpRefusal, buildApp, tokenMatches } from './app.ts';
+export type { AppDeps } from './app.ts';
+export { checkEvents, statusOf } from './ingest.ts';
+export type { AcceptedEvent, IngestRules, RefusedEvent } from './ingest.ts';
+export { LiveHub, sseEvent } from './live.ts';
+export type { LiveForecast, LiveHubOptions, LiveOutput, LiveSubscription, RecentStream } from './live.ts';
+export { ForecastFeed, toLiveForecast } from './feed.ts';
+export type { ForecastFeedOptions } from './feed.ts';
+export { RedisStateReader, latestForecast } from './latest.ts';
+export type { LatestForecast, NoForecast, StateReader, StoredState } from './latest.ts';
+export { gatewayCatalog, loadGatewayModel } from './models.ts';
+export type { GatewayModel, GatewayModels } from './models.ts';
+export { openApiDocument } from './openapi.ts';
+export { GATEWAY_STATES, Gateway, createLiveHub } from './gateway.ts';
+export type { GatewayState } from './gateway.ts';

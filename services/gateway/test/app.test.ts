@@ -1,0 +1,246 @@
+/**
+ * The HTTP surface with fastify's inject: every malformed request gets a 4xx
+ * and a code, nothing is produced for a refused event, and good events of a
+ * batch are produced even when others are refused. (The same on the real
+ * Kafka topic: gateway.int.test.ts.)
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { appHarness, counter, weatherEvent } from './helpers.ts';
+
+const TOKEN = 'test-token-0123456789abcdef';
+let app: FastifyInstance | undefined;
+
+afterEach(async () => {
+  await app?.close();
+  app = undefined;
+});
+
+async function harness(env: Record<string, string> = {}): Promise<Awaited<ReturnType<typeof appHarness>>> {
+  const h = await appHarness(env);
+  app = h.app;
+  return h;
+}
+
+function post(a: FastifyInstance, body: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/json' }): Promise<LightMyRequestResponse> {
+  return a.inject({ method: 'POST', url: '/v1/events', payload: body, headers });
+}
+
+describe('POST /v1/events', () => {
+  it('produces one event keyed by its stream id to the events topic and answers 202', async () => {
+    const h = await harness();
+    const event = weatherEvent('sensor-1');
+    const res = await post(h.app, JSON.stringify(event));
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).toEqual({ accepted: 1, refused: [] });
+    expect(h.sink.messages()).toEqual([{ topic: 'events', key: 'sensor-1', value: event }]);
+    expect(await counter(h.metrics, 'streamcell_gateway_events_accepted_total')).toBe(1);
+  });
+
+  it('keeps the good events of a batch and refuses each bad one with its code and index', async () => {
+    const h = await harness({ MAX_EVENT_BYTES: '1024' });
+    const good = [weatherEvent('a', 0), weatherEvent('b', 1), { ...weatherEvent('c', 2), values: [0.1, 10, 5, 2] }];
+    const bad: [unknown, string, number][] = [
+      [{ ...weatherEvent('x'), values: { precipitation: 1, temp_max: 2, temp_min: 3, wind: 4, sun: 5 } }, 'unknown_feature', 422],
+      [{ ...weatherEvent('x'), values: [1, 2, 3] }, 'wrong_dimension', 422],
+      [{ ...weatherEvent('x'), values: { precipitation: 1, temp_max: 2, temp_min: 3 } }, 'wrong_dimension', 422],
+      [{ ...weatherEvent('x'), model: 'no-such-model' }, 'unknown_model', 422],
+      [{ ...weatherEvent('x'), stream: '' }, 'stream_id_invalid', 400],
+      [{ ...weatherEvent('x'), stream: 'bad\u0001id' }, 'stream_id_invalid', 400],
+      [{ ...weatherEvent('x'), stream: 'é'.repeat(200) }, 'stream_id_invalid', 400],
+      [{ values: [1, 2, 3, 4] }, 'stream_id_invalid', 400],
+      [{ ...weatherEvent('x'), stream: 42 }, 'schema', 400],
+      [{ ...weatherEvent('x'), values: 'warm' }, 'schema', 400],
+      [{ ...weatherEvent('x'), values: { precipitation: '1', temp_max: 2, temp_min: 3, wind: 4 } }, 'schema', 400],
+      [{ ...weatherEvent('x'), values: { precipitation: null, temp_max: 2, temp_min: 3, wind: 4 } }, 'non_finite', 422],
+      [{ ...weatherEvent('x'), ts: 'yesterday' }, 'schema', 400],
+      [{ ...weatherEvent('x'), reset: 'yes' }, 'schema', 400],
+      [{ ...weatherEvent('x'), note: 'x'.repeat(2000) }, 'too_large', 413],
+      ['just a string', 'schema', 400],
+      [null, 'schema', 400],
+    ];
+    // 1e999 has no JSON.stringify form, so that event is spliced in as text.
+    const items = [...good.map((e) => JSON.stringify(e)), ...bad.map(([e]) => JSON.stringify(e))];
+    items.push('{"stream":"x","values":[1e999,1,1,1]}');
+    const res = await post(h.app, `[${items.join(',')}]`);
+    expect(res.statusCode).toBe(207);
+    const body = res.json<{ accepted: number; refused: { index: number; status: number; code: string }[] }>();
+    expect(body.accepted).toBe(3);
+    const expected = [...bad.map(([, code, status], i) => ({ index: good.length + i, code, status })), { index: items.length - 1, code: 'non_finite', status: 422 }];
+    expect(body.refused.map(({ index, code, status }) => ({ index, code, status }))).toEqual(expected);
+    expect(h.sink.messages().map((m) => m.key)).toEqual(['a', 'b', 'c']);
+    expect(h.sink.messages().map((m) => m.value)).toEqual(good);
+    expect(await counter(h.metrics, 'streamcell_gateway_events_rejected_total', { code: 'wrong_dimension' })).toBe(2);
+  });
+
+  it('answers a batch with every event refused with a 4xx, the list, and produces nothing', async () => {
+    const h = await harness();
+    const res = await post(h.app, JSON.stringify([{ ...weatherEvent('x'), model: 'nope' }, { ...weatherEvent('y'), values: [1] }]));
+    expect(res.statusCode).toBe(422);
+    expect(res.json()).toMatchObject({ code: 'unknown_model', accepted: 0, refused: [{ index: 0, code: 'unknown_model' }, { index: 1, code: 'wrong_dimension' }] });
+    expect(h.sink.sent).toEqual([]);
+  });
+
+  it('refuses a single bad event with its own status and code', async () => {
+    const h = await harness();
+    const res = await post(h.app, JSON.stringify({ ...weatherEvent('x'), values: { temp: 1 } }));
+    expect(res.statusCode).toBe(422);
+    expect(res.json()).toMatchObject({ code: 'unknown_feature' });
+    expect(h.sink.sent).toEqual([]);
+  });
+
+  it.each([
+    ['bad JSON', '{"stream": "a", "values": [1,2', 400, 'malformed_json'],
+    ['an empty body', '', 400, 'malformed_json'],
+    ['a number', '42', 400, 'schema'],
+    ['an empty batch', '[]', 400, 'schema'],
+    ['a batch of numbers', '[1,2]', 400, 'schema'],
+    ['invalid UTF-8 bytes', Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), 400, 'malformed_json'],
+  ])('refuses %s with %i %s and produces nothing', async (_what, body, status, code) => {
+    const h = await harness();
+    const res = await post(h.app, body);
+    expect(res.statusCode).toBe(status);
+    expect(res.json()).toMatchObject({ code });
+    expect(h.sink.sent).toEqual([]);
+  });
+
+  it('refuses a body over BODY_LIMIT_BYTES with 413 too_large', async () => {
+    const h = await harness({ BODY_LIMIT_BYTES: '2048', MAX_EVENT_BYTES: '1024' });
+    const res = await post(h.app, JSON.stringify(Array.from({ length: 40 }, (_, i) => weatherEvent(`s${i}`, i))));
+    expect(res.statusCode).toBe(413);
+    expect(res.json()).toMatchObject({ code: 'too_large' });
+    expect(h.sink.sent).toEqual([]);
+  });
+
+  it('refuses a batch longer than MAX_BATCH_EVENTS with 413 too_large', async () => {
+    const h = await harness({ MAX_BATCH_EVENTS: '3' });
+    const res = await post(h.app, JSON.stringify([0, 1, 2, 3].map((i) => weatherEvent('s', i))));
+    expect(res.statusCode).toBe(413);
+    expect(res.json()).toMatchObject({ code: 'too_large' });
+  });
+
+  it('takes the body whatever the content type says', async () => {
+    const h = await harness();
+    const res = await post(h.app, JSON.stringify(weatherEvent('plain')), { 'content-type': 'text/plain' });
+    expect(res.statusCode).toBe(202);
+    const none = await h.app.inject({ method: 'POST', url: '/v1/events', payload: JSON.stringify(weatherEvent('none')) });
+    expect(none.statusCode).toBe(202);
+    expect(h.sink.messages().map((m) => m.key)).toEqual(['plain', 'none']);
+  });
+
+  it('routes events without a model field by TOPIC_MODELS and DEFAULT_MODEL as the worker does', async () => {
+    const routed = await harness({ TOPIC_MODELS: 'events=other' });
+    const res = await post(routed.app, JSON.stringify(weatherEvent('r')));
+    expect(res.json()).toMatchObject({ code: 'unknown_model', message: 'model "other" is not loaded' });
+    await routed.app.close();
+    const named = await harness({ DEFAULT_MODEL: 'missing' });
+    expect((await post(named.app, JSON.stringify(weatherEvent('r')))).json()).toMatchObject({ code: 'unknown_model' });
+    expect((await post(named.app, JSON.stringify({ ...weatherEvent('r'), model: 'weather' }))).statusCode).toBe(202);
+  });
+
+  it('answers 503 kafka_unavailable when the producer fails, and counts nothing as accepted', async () => {
+    const h = await harness();
+    h.sink.fail = new Error('broker down');
+    const res = await post(h.app, JSON.stringify(weatherEvent('k')));
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toMatchObject({ code: 'kafka_unavailable' });
+    expect(await counter(h.metrics, 'streamcell_gateway_events_accepted_total')).toBe(0);
+  });
+});
+
+describe('bearer token', () => {
+  it('refuses /v1/ requests without the configured token, and with a wrong one, with 401 unauthorized', async () => {
+    const h = await harness({ GATEWAY_TOKEN: TOKEN });
+    const body = JSON.stringify(weatherEvent('t'));
+    for (const headers of [{}, { authorization: `Bearer ${TOKEN}x` }, { authorization: TOKEN }, { authorization: 'Bearer ' }, { authorization: `Basic ${TOKEN}` }]) {
+      const res = await post(h.app, body, headers);
+      expect(res.statusCode).toBe(401);
+      expect(res.json()).toMatchObject({ code: 'unauthorized' });
+      expect(res.headers['www-authenticate']).toBe('Bearer');
+    }
+    for (const url of ['/v1/models', '/v1/streams', '/v1/streams/t/forecast', '/v1/streams/t/live']) {
+      const res = await h.app.inject({ method: 'GET', url });
+      expect(res.statusCode, url).toBe(401);
+    }
+    expect(h.sink.sent).toEqual([]);
+    const ok = await post(h.app, body, { authorization: `Bearer ${TOKEN}` });
+    expect(ok.statusCode).toBe(202);
+    expect(h.sink.messages().map((m) => m.key)).toEqual(['t']);
+  });
+
+  it('leaves the page, health, metrics and the OpenAPI document open', async () => {
+    const h = await harness({ GATEWAY_TOKEN: TOKEN });
+    for (const url of ['/', '/explorer.js', '/explorer.css', '/healthz', '/readyz', '/metrics', '/openapi.json']) {
+      expect((await h.app.inject({ method: 'GET', url })).statusCode, url).toBe(200);
+    }
+  });
+});
+
+describe('stream ids in URLs and other routes', () => {
+  it.each(['/v1/streams/bad%01id/forecast', `/v1/streams/${'a'.repeat(300)}/forecast`, '/v1/streams/bad%7Fid/live'])('refuses %s with 400 stream_id_invalid', async (url) => {
+    const h = await harness();
+    const res = await h.app.inject({ method: 'GET', url });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ code: 'stream_id_invalid' });
+  });
+
+  it('answers 404 not_found for a stream without state, and for unknown routes and methods', async () => {
+    const h = await harness();
+    const res = await h.app.inject({ method: 'GET', url: '/v1/streams/nobody/forecast' });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toMatchObject({ code: 'not_found' });
+    for (const [method, url] of [['GET', '/v2/events'], ['DELETE', '/v1/events'], ['PUT', '/v1/models'], ['GET', '/v1/events'], ['HEAD', '/v1/streams/x/live']] as const) {
+      const r = await h.app.inject({ method, url });
+      expect(r.statusCode, `${method} ${url}`).toBe(404);
+      if (method !== 'HEAD') expect(r.json()).toMatchObject({ code: 'not_found' });
+    }
+  });
+
+  it('refuses bad query parameters with 400 schema', async () => {
+    const h = await harness();
+    for (const url of ['/v1/streams?limit=0', '/v1/streams?limit=abc', '/v1/streams?limit=5000', '/v1/streams?q=a&q=b', '/v1/streams/x/forecast?model=a&model=b']) {
+      const res = await h.app.inject({ method: 'GET', url });
+      expect(res.statusCode, url).toBe(400);
+      expect(res.json()).toMatchObject({ code: 'schema' });
+    }
+  });
+
+  it('lists the models events are checked against', async () => {
+    const h = await harness();
+    const res = await h.app.inject({ method: 'GET', url: '/v1/models' });
+    expect(res.json()).toEqual({
+      models: [
+        {
+          name: 'weather',
+          version: '1',
+          cell: 'lstm',
+          features: ['precipitation', 'temp_max', 'temp_min', 'wind'],
+          targets: ['temp_max', 'temp_min'],
+          horizon: 3,
+          hiddenSize: 32,
+          numLayers: 1,
+          targetMode: 'delta',
+        },
+      ],
+    });
+  });
+
+  it('lists streams the live feed saw, most recent first, filtered by q', async () => {
+    const h = await harness();
+    for (const [i, stream] of ['alpha-1', 'beta-1', 'alpha-2'].entries()) {
+      h.hub.publish({ stream, id: `f/0/${i}`, data: '{}', model: 'weather', ts: 1000 + i });
+    }
+    const all = await h.app.inject({ method: 'GET', url: '/v1/streams' });
+    expect(all.json<{ streams: { stream: string }[] }>().streams.map((s) => s.stream)).toEqual(['alpha-2', 'beta-1', 'alpha-1']);
+    const some = await h.app.inject({ method: 'GET', url: '/v1/streams?q=ALPHA&limit=1' });
+    expect(some.json<{ streams: { stream: string }[] }>().streams.map((s) => s.stream)).toEqual(['alpha-2']);
+  });
+
+  it('counts requests by route pattern, never by stream id', async () => {
+    const h = await harness();
+    await h.app.inject({ method: 'GET', url: '/v1/streams/secret-stream-id/forecast' });
+    const text = await h.metrics.registry.metrics();
+    expect(text).toContain('streamcell_gateway_requests_total{method="GET",route="/v1/streams/:id/forecast",status="404"} 1');
+    expect(text).not.toContain('secret-stream-id');
+  });
+});
