@@ -8,9 +8,10 @@
  *
  * The stack: the real Kafka and Redis (global setup), two workers
  * (services/worker as child processes, on a copy of models/ with one broken
- * model added so that the load-failure panel has something to show), and
- * the replayer as a child process feeding Seattle's weather. What the
- * panels show is provoked on purpose:
+ * model added so that the load-failure panel has something to show), the
+ * replayer as a child process feeding Seattle's weather, and the gateway
+ * (services/gateway as a child process on the same topics, models and Redis
+ * keys). What the panels show is provoked on purpose:
  *   - dead letters of several codes: the test sends bad events;
  *   - state resets (reset_flag): a first, short replay leaves state behind,
  *     and the second replay starts each stream afresh (its first event
@@ -21,9 +22,13 @@
  *     already moved on (a rebalance does this in production);
  *   - a cross-partition event: one stream's second event is written to
  *     another partition than its first;
- *   - model load failures: the broken model.
- * Adding a service to the scrape (the gateway, once it lands) is one entry in
- * `jobs` below.
+ *   - model load failures: the broken model;
+ *   - the gateway's panels: the test posts good events and bad ones (a body
+ *     that is not JSON, unknown features, an unknown model, a half-bad
+ *     batch) in two rounds, so that each refusal code's series exists before
+ *     it grows and rate() sees it, and holds one live (server-sent events)
+ *     subscription open while the queries run.
+ * Adding a service to the scrape is one entry in `jobs` below.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
@@ -51,6 +56,9 @@ let producer: Producer | undefined;
 const workers: WorkerProcess[] = [];
 const replayers: ChildProcess[] = [];
 const groups: string[] = [];
+let gateway: { child: ChildProcess; exited: Promise<number | null> } | undefined;
+/** Ends the live subscription (in afterAll too, should the test fail while it is open). */
+const live = new AbortController();
 
 /** Starts the replayer service (`node services/replayer/src/main.ts`) with `extra` settings; its output goes to a log file. */
 function startReplayer(name: string, extra: Record<string, string>): { child: ChildProcess; exited: Promise<number | null> } {
@@ -67,6 +75,61 @@ function startReplayer(name: string, extra: Record<string, string>): { child: Ch
   return { child, exited };
 }
 
+/**
+ * Starts the gateway service (`node services/gateway/src/main.ts`) on `port`
+ * with the test's topics, models and key prefix; its output goes to a log
+ * file. Resolves once /readyz answers 200 (its live feed joined).
+ */
+async function startGateway(port: number, wiring: { events: string; forecasts: string; models: string }): Promise<void> {
+  const out = createWriteStream(join(dir, 'gateway.log'));
+  const child = spawn(process.execPath, [join(REPO_ROOT, 'services', 'gateway', 'src', 'main.ts')], {
+    cwd: REPO_ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      KAFKA_BROKERS: env.brokers.join(','),
+      REDIS_URL: env.redisUrl,
+      MODELS_DIR: wiring.models,
+      DEFAULT_MODEL: 'weather',
+      MODEL_POLL_MS: '1000',
+      EVENTS_TOPIC: wiring.events,
+      FORECASTS_TOPIC: wiring.forecasts,
+      CREATE_TOPICS: 'false',
+      // The workers' prefix and TTL (workerEnv), so that the gateway reads the states they write.
+      STATE_KEY_PREFIX: env.keyPrefix,
+      STATE_TTL_SECONDS: '3600',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.pipe(out, { end: false });
+  child.stderr.pipe(out, { end: false });
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  gateway = { child, exited };
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the gateway exited with ${child.exitCode} at start; see ${join(dir, 'gateway.log')}`);
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.status === 200, () => false);
+    if (ready) return;
+    if (Date.now() > deadline) throw new Error(`the gateway was not ready within 60 s; see ${join(dir, 'gateway.log')}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** SIGTERM (the gateway drains and leaves its live feed's group), SIGKILL after 15 s. */
+async function stopGateway(): Promise<void> {
+  if (gateway === undefined) return;
+  const { child, exited } = gateway;
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
 beforeAll(async () => {
   env = await openTestEnv();
   dir = join(REPO_ROOT, 'test-artifacts', 'dashboards', env.ns);
@@ -74,7 +137,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  live.abort();
   await prometheus?.stop();
+  await stopGateway();
   for (const r of replayers) if (r.exitCode === null && r.signalCode === null) r.kill('SIGKILL');
   await killAll(workers);
   await producer?.disconnect();
@@ -109,10 +174,16 @@ describe('the Grafana dashboards and Prometheus rules against a running stack', 
       const replayerPort = await freePort();
       startReplayer('replayer', { EVENTS_TOPIC: events, REPLAY_DATASET: 'weather', REPLAY_RATE: '40', REPLAY_LOOP: 'true', METRICS_PORT: String(replayerPort) });
 
-      // One line per service; the gateway joins here when it lands.
+      // The gateway serves /metrics on its API port.
+      const gatewayPort = await freePort();
+      await startGateway(gatewayPort, { events, forecasts, models });
+      const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+
+      // One line per service.
       const jobs: Record<string, string[]> = {
         worker: workers.map((w) => `127.0.0.1:${w.metricsPort}`),
         replayer: [`127.0.0.1:${replayerPort}`],
+        gateway: [`127.0.0.1:${gatewayPort}`],
       };
       prometheus = await startPrometheus({ jobs, ruleFiles: RULE_FILES, logDir: dir });
       const prom = prometheus;
@@ -132,6 +203,7 @@ describe('the Grafana dashboards and Prometheus rules against a running stack', 
       // The workers' counters are scraped at 0 before anything happens, as in a
       // long-running deployment, so that increase() sees every dead letter.
       await waitFor('both workers scraped', 'count(up{job="worker"} == 1) == 2');
+      await waitFor('the gateway scraped', 'up{job="gateway"} == 1');
 
       // Bad events, one or more per code, and the first event of a stream that will move partition.
       producer = env.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
@@ -149,6 +221,34 @@ describe('the Grafana dashboards and Prometheus rules against a running stack', 
         ],
       });
 
+      // The gateway: good events and bad ones over HTTP, each request's answer as the API documents it.
+      const post = async (body: string): Promise<number> => {
+        const res = await fetch(`${gatewayUrl}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        await res.arrayBuffer();
+        return res.status;
+      };
+      const probe = (i: number, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ stream: `gateway-probe-${i}`, ts: Date.now(), values, ...extra });
+      const gatewayRound = async (): Promise<void> => {
+        expect(await post(JSON.stringify(probe(1))), 'one good event').toBe(202);
+        expect(await post(JSON.stringify([probe(2), probe(3), probe(4)])), 'a good batch').toBe(202);
+        expect(await post('{"stream": "gateway-probe-5", "ts": '), 'a body that is not JSON').toBe(400);
+        expect(await post(JSON.stringify(probe(6, { values: { humidity: 3 } }))), 'unknown features').toBe(422);
+        expect(await post(JSON.stringify(probe(7, { model: 'no-such-model' }))), 'an unknown model').toBe(422);
+        expect(await post(JSON.stringify([probe(8), probe(9, { values: { humidity: 3 } })])), 'a half-bad batch').toBe(207);
+      };
+      await gatewayRound();
+      await waitFor('the gateway\'s refusals scraped', 'count(streamcell_gateway_events_rejected_total) >= 3');
+      await gatewayRound();
+
+      // One live subscriber, reading Seattle's forecasts until the queries are done.
+      const liveRes = await fetch(`${gatewayUrl}/v1/streams/weather-seattle/live`, { signal: live.signal });
+      expect(liveRes.status).toBe(200);
+      let liveText = '';
+      const liveReading = (async () => {
+        const decoder = new TextDecoder();
+        for await (const chunk of liveRes.body!) liveText += decoder.decode(chunk as Uint8Array, { stream: true });
+      })().catch(() => undefined);
+
       await waitFor('forecasts', 'sum(streamcell_forecasts_total) > 0');
       await producer.send({ topic: events, messages: [{ key: 'probe-moving', value: JSON.stringify({ stream: 'probe-moving', ts: 2000, values }), partition: 1 }] });
       await waitFor('dead letters of four or more codes', 'count(streamcell_dead_letters_total > 0) >= 4');
@@ -157,6 +257,8 @@ describe('the Grafana dashboards and Prometheus rules against a running stack', 
       await waitFor('a model load failure', 'streamcell_model_load_failures_total{model="broken"} > 0');
       await waitFor('scored forecasts', 'sum(streamcell_forecasts_scored_total) > 0');
       await waitFor('recording rules evaluated', 'streamcell:forecasts:rate1m');
+      await waitFor('the live subscriber scraped', 'sum(streamcell_gateway_live_clients) >= 1');
+      await waitFor('forecasts sent to the live subscriber', 'sum(streamcell_gateway_live_messages_total) > 0');
 
       const modelValues = await prom.labelValues('model', 'streamcell_forecasts_scored_total');
       expect(modelValues).toContain('weather');
@@ -198,6 +300,15 @@ describe('the Grafana dashboards and Prometheus rules against a running stack', 
       expect(await value('sum(streamcell_state_resets_total{reason="reset_flag"})')).toBeGreaterThan(0);
       expect(await value('sum(streamcell_active_streams)')).toBeGreaterThan(0);
       expect(await value('sum(streamcell_replayer_events_sent_total)')).toBeGreaterThan(0);
+      // Two rounds, each of 5 events accepted and 4 refused (malformed_json, unknown_feature twice, unknown_model).
+      expect(await value('sum(streamcell_gateway_events_accepted_total)')).toBe(10);
+      expect(await value('sum(streamcell_gateway_events_rejected_total)')).toBe(8);
+      expect(await value('count(streamcell_gateway_events_rejected_total > 0)')).toBe(3);
+      expect(await value(`sum(increase(streamcell_gateway_events_rejected_total[${RANGE}]))`), 'the second round shows as an increase').toBeGreaterThan(0);
+      expect(await value('sum(streamcell_gateway_live_clients)')).toBe(1);
+      live.abort();
+      await liveReading;
+      expect(liveText).toContain('event: forecast');
       const conflicts = await value('sum(streamcell_state_conflicts_total)');
       const skipped = await value('sum(streamcell_replayed_events_skipped_total)');
       await writeFile(join(dir, 'summary.json'), JSON.stringify({ queries: queries.length, conflicts, skipped }, null, 2));

@@ -10,14 +10,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { createReplayerMetrics, createWorkerMetrics } from '@streamcell/telemetry';
+import { createGatewayMetrics, createReplayerMetrics, createWorkerMetrics } from '@streamcell/telemetry';
 import { buildDashboards, dashboardJson } from '../deploy/grafana/dashboards.ts';
 import { DASHBOARDS_DIR, REPO_ROOT, allPanels, committedDashboards, metricNames, panelQueries, ruleQueries, variableQueries } from './support/dashboards.ts';
 
-/** Every series name the worker and the replayer export (histograms with their _bucket, _sum and _count). */
+/** Every series name the worker, the replayer and the gateway export (histograms with their _bucket, _sum and _count). */
 async function exportedNames(): Promise<Set<string>> {
   const names = new Set<string>();
-  for (const registry of [createWorkerMetrics().registry, createReplayerMetrics().registry]) {
+  for (const registry of [createWorkerMetrics().registry, createReplayerMetrics().registry, createGatewayMetrics().registry]) {
     for (const m of await registry.getMetricsAsJSON()) {
       names.add(m.name);
       // prom-client's typings say a numeric enum; at run time the type is Prometheus' own word.
@@ -63,7 +63,7 @@ describe('deploy/grafana', () => {
     }
   });
 
-  it('reads only metrics the worker and replayer export, in panels, variables and rules', async () => {
+  it('reads only metrics the worker, replayer and gateway export, in panels, variables and rules', async () => {
     const exported = await exportedNames();
     const queries = [...panelQueries(), ...ruleQueries(), ...variableQueries().map((v) => ({ where: v.where, expr: v.metric }))];
     expect(queries.length).toBeGreaterThan(40);

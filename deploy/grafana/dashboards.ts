@@ -6,7 +6,8 @@
  * deploy/grafana/dashboards/, and test/grafana.test.ts fails when the
  * committed JSON differs from what this file builds.
  *
- * Every query reads metrics of packages/telemetry (worker and replayer);
+ * Every query reads metrics of packages/telemetry (worker, replayer and
+ * gateway);
  * test/dashboards.int.test.ts runs each against a real Prometheus scraping
  * a running stack and requires data.
  */
@@ -119,13 +120,17 @@ function base(uid: string, title: string, description: string): DashboardBuilder
     .readonly();
 }
 
-const quantile = (q: number, metric: string, by: string[] = []): string =>
-  `histogram_quantile(${q}, sum by (${['le', ...by].join(', ')}) (rate(${metric}_bucket[${RATE}])))`;
+/** A quantile of a histogram; `selector` (e.g. `{route=~"/v1/.*"}`) narrows the buckets read. */
+const quantile = (q: number, metric: string, by: string[] = [], selector = ''): string =>
+  `histogram_quantile(${q}, sum by (${['le', ...by].join(', ')}) (rate(${metric}_bucket${selector}[${RATE}])))`;
 
-/** Events in, forecasts out, latency, batches, lag, the replayer feed and the models. */
+/** The gateway's API routes: /metrics, /healthz, /readyz and the page left out. */
+const API_ROUTES = '{route=~"/v1/.*"}';
+
+/** Events in, forecasts out, latency, batches, lag, the replayer feed, the gateway and the models. */
 function overview(): Dashboard {
   const ids = new Ids();
-  return base('streamcell-overview', 'streamcell / Overview', 'Throughput, latency, batch size and consumer lag of the workers; the replayer feeding them.')
+  return base('streamcell-overview', 'streamcell / Overview', 'Throughput, latency, batch size and consumer lag of the workers; the replayer and the gateway feeding them.')
     .withPanel(stat(ids, { title: 'Workers running', description: 'Workers in the running state (ready, consuming).', unit: 'none', queries: [{ expr: 'sum(streamcell_worker_state{state="running"})', legend: 'running' }] }))
     .withPanel(stat(ids, { title: 'Events/s', description: 'Events consumed per second, valid or not.', unit: 'ops', queries: [{ expr: `sum(rate(streamcell_events_total[${RATE}]))`, legend: 'events/s' }] }))
     .withPanel(stat(ids, { title: 'Forecasts/s', description: 'Forecasts published per second.', unit: 'ops', queries: [{ expr: `sum(rate(streamcell_forecasts_total[${RATE}]))`, legend: 'forecasts/s' }] }))
@@ -223,6 +228,76 @@ function overview(): Dashboard {
         unit: 'ops',
         min: 0,
         queries: [{ expr: `sum(rate(streamcell_replayer_send_errors_total[${RATE}]))`, legend: 'errors/s' }],
+      }),
+    )
+    .withRow(row(ids, 'Gateway'))
+    .withPanel(
+      timeseries(ids, {
+        title: 'Gateway HTTP requests',
+        description: 'Requests answered per second by route pattern and status (Prometheus\' own scrapes of /metrics included; a live stream counts once, when it starts).',
+        unit: 'reqps',
+        min: 0,
+        queries: [{ expr: `sum by (route, status) (rate(streamcell_gateway_requests_total[${RATE}]))`, legend: '{{route}} {{status}}' }],
+      }),
+    )
+    .withPanel(
+      timeseries(ids, {
+        title: 'Gateway request latency',
+        description: 'Time to answer an API request (/v1/ routes), p50 and p99 by route; live streams are not timed.',
+        unit: 's',
+        min: 0,
+        queries: [
+          { expr: quantile(0.5, 'streamcell_gateway_request_seconds', ['route'], API_ROUTES), legend: '{{route}} p50' },
+          { expr: quantile(0.99, 'streamcell_gateway_request_seconds', ['route'], API_ROUTES), legend: '{{route}} p99' },
+        ],
+      }),
+    )
+    .withPanel(
+      timeseries(ids, {
+        title: 'Gateway events',
+        description: 'Events per second accepted over HTTP (acknowledged by Kafka), and refused by reason code (nothing produced for them; the worker would have dead-lettered them with the same code).',
+        unit: 'ops',
+        min: 0,
+        queries: [
+          { expr: `sum(rate(streamcell_gateway_events_accepted_total[${RATE}]))`, legend: 'accepted' },
+          { expr: `sum by (code) (rate(streamcell_gateway_events_rejected_total[${RATE}]))`, legend: 'refused {{code}}' },
+        ],
+      }),
+    )
+    .withPanel(
+      timeseries(ids, {
+        title: 'Gateway produce time',
+        description: 'From handing a request\'s events to the producer to Kafka\'s acknowledgement: the part of a POST /v1/events spent waiting for Kafka.',
+        unit: 's',
+        min: 0,
+        queries: [
+          { expr: quantile(0.5, 'streamcell_gateway_produce_seconds'), legend: 'p50' },
+          { expr: quantile(0.99, 'streamcell_gateway_produce_seconds'), legend: 'p99' },
+        ],
+      }),
+    )
+    .withPanel(
+      timeseries(ids, {
+        title: 'Live subscribers',
+        description: 'Server-sent-event subscribers connected to the gateways, and the streams whose recent forecasts they keep for them.',
+        unit: 'none',
+        min: 0,
+        queries: [
+          { expr: 'sum(streamcell_gateway_live_clients)', legend: 'subscribers' },
+          { expr: 'sum(streamcell_gateway_live_streams)', legend: 'streams tracked' },
+        ],
+      }),
+    )
+    .withPanel(
+      timeseries(ids, {
+        title: 'Live feed',
+        description: 'Forecasts per second the gateways read from the forecast topic, and forecasts written to live subscribers.',
+        unit: 'ops',
+        min: 0,
+        queries: [
+          { expr: `sum(rate(streamcell_gateway_forecasts_consumed_total[${RATE}]))`, legend: 'read' },
+          { expr: `sum(rate(streamcell_gateway_live_messages_total[${RATE}]))`, legend: 'sent to subscribers' },
+        ],
       }),
     )
     .withRow(row(ids, 'Models'))
