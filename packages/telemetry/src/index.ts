@@ -6,3 +6,5 @@ export { createReplayerMetrics } from './replayer-metrics.ts';
 export type { ReplayerMetrics } from './replayer-metrics.ts';
 export { startHealthServer } from './health.ts';
 export type { HealthProbe, HealthServer } from './health.ts';
+export { LOG_LEVELS, createSettingsReader, envTable, isTopicName } from './settings.ts';
+export type { Env, EnvVar, ProblemsErrorOptions, SettingsReader } from './settings.ts';

@@ -140,17 +140,22 @@ export interface GatewayMetrics {
   readonly modelsLoaded: Gauge<'model' | 'version'>;
 }
 
-/** Registers the gateway's metrics (and Node's process metrics) on a fresh registry. */
-export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {}): GatewayMetrics {
+/**
+ * Registers the gateway's metrics (and Node's process metrics) on a fresh
+ * registry. The refusal counter starts at 0 for each of `refusalCodes`, as
+ * the worker's dead-letter counter does, so that rate() and increase() see
+ * the first refusal of each code.
+ */
+export function createGatewayMetrics(options: { defaultMetrics?: boolean; refusalCodes?: readonly string[] } = {}): GatewayMetrics {
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'streamcell_gateway_' });
   const registers = [registry];
-  return {
+  const metrics: GatewayMetrics = {
     registry,
     requests: new Counter({ name: 'streamcell_gateway_requests_total', help: 'HTTP requests answered, by method, route pattern and status', labelNames: ['method', 'route', 'status'], registers }),
     requestSeconds: new Histogram({
       name: 'streamcell_gateway_request_seconds',
-      help: 'Time to answer an HTTP request (live streams: until the headers are sent)',
+      help: 'Time to answer an HTTP request (a live stream that opens is counted, not timed; a refused one is timed like any request)',
       labelNames: ['method', 'route'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
@@ -175,4 +180,6 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
     liveStreamsTracked: new Gauge({ name: 'streamcell_gateway_live_streams', help: 'Streams whose recent forecasts the gateway keeps for the live feed', registers }),
     modelsLoaded: new Gauge({ name: 'streamcell_gateway_models_loaded', help: 'Models the gateway validates events against, 1 per name and version', labelNames: ['model', 'version'], registers }),
   };
+  for (const code of options.refusalCodes ?? []) metrics.eventsRejected.inc({ code }, 0);
+  return metrics;
 }

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { STATE_RESET_REASONS, createLogger, createReplayerMetrics, createWorkerMetrics, redactUrl, startHealthServer } from '../src/index.ts';
+import { STATE_RESET_REASONS, createGatewayMetrics, createLogger, createReplayerMetrics, createWorkerMetrics, redactUrl, startHealthServer } from '../src/index.ts';
 
 describe('logger', () => {
   it('writes JSON lines with structured fields and redacts secrets', async () => {
@@ -66,5 +66,12 @@ describe('health server', () => {
     expect(text).toContain('streamcell_dead_letters_total{code="schema"} 0');
     expect(text).toContain('streamcell_dead_letters_total{code="out_of_order"} 0');
     expect(createWorkerMetrics({ defaultMetrics: false }).registry.getSingleMetric('streamcell_dead_letters_total')).toBeDefined();
+  });
+
+  it('starts the gateway\'s refusal counter at 0 for each code it is given, and at none otherwise', async () => {
+    const text = await createGatewayMetrics({ defaultMetrics: false, refusalCodes: ['schema', 'too_large'] }).registry.metrics();
+    expect(text).toContain('streamcell_gateway_events_rejected_total{code="schema"} 0');
+    expect(text).toContain('streamcell_gateway_events_rejected_total{code="too_large"} 0');
+    expect(await createGatewayMetrics({ defaultMetrics: false }).registry.metrics()).not.toMatch(/^streamcell_gateway_events_rejected_total\{/m);
   });
 });

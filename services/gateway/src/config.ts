@@ -5,16 +5,10 @@
  * the same names and defaults, so one compose `environment:` block can feed
  * both and they agree on topics, models, key prefix and TTL.
  */
-import { DEFAULT_MAX_EVENT_BYTES, StreamcellError } from '@streamcell/protocol';
+import { DEFAULT_MAX_EVENT_BYTES } from '@streamcell/protocol';
+import { createSettingsReader, envTable as renderEnvTable, type EnvVar } from '@streamcell/telemetry';
 
-/** One environment variable the gateway reads. */
-export interface EnvVar {
-  readonly name: string;
-  /** Must be set for the gateway to start (in the compose stack). */
-  readonly required: boolean;
-  readonly default?: string;
-  readonly description: string;
-}
+export type { EnvVar } from '@streamcell/telemetry';
 
 /** Every variable the gateway reads, in the order the README lists them. */
 export const ENV_VARS: readonly EnvVar[] = [
@@ -79,106 +73,60 @@ export interface GatewayConfig {
   readonly logLevel: string;
 }
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
-
 /**
  * Reads and validates the configuration. Throws one `config_invalid` error
  * whose message has one line per bad variable, so an operator fixes all of
  * them in one go.
  */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): GatewayConfig {
-  const problems: string[] = [];
-  const raw = (name: string): string | undefined => {
-    const v = env[name]?.trim();
-    if (v !== undefined && v !== '') return v;
-    return ENV_VARS.find((e) => e.name === name)?.default;
-  };
-  const int = (name: string, min: number, max: number): number => {
-    const text = raw(name) ?? '';
-    const n = Number(text);
-    if (!/^\d+$/.test(text) || n < min || n > max) {
-      problems.push(`${name}=${text}: must be a whole number from ${min} to ${max}`);
-      return min;
-    }
-    return n;
-  };
-  const list = (name: string): string[] => (raw(name) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  const topic = (name: string): string => {
-    const v = raw(name) ?? '';
-    if (!TOPIC_NAME.test(v) || v === '.' || v === '..') problems.push(`${name}=${v}: not a Kafka topic name (1-249 of a-z A-Z 0-9 . _ -)`);
-    return v;
-  };
-
-  const brokers = list('KAFKA_BROKERS');
-  if (brokers.length === 0) problems.push('KAFKA_BROKERS: required (host:port,host:port)');
-  for (const b of brokers) {
-    if (!/^[^\s:/]+:\d{1,5}$/.test(b)) problems.push(`KAFKA_BROKERS: "${b}" is not host:port`);
-  }
-  const redisUrl = raw('REDIS_URL') ?? '';
-  if (redisUrl === '') problems.push('REDIS_URL: required (redis://host:port)');
-  else {
-    try {
-      const u = new URL(redisUrl);
-      if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') problems.push(`REDIS_URL: scheme must be redis:// or rediss://, got ${u.protocol}`);
-    } catch {
-      problems.push('REDIS_URL: not a URL (expected redis://host:port)');
-    }
-  }
-  const topicModels = new Map<string, string>();
-  for (const pair of list('TOPIC_MODELS')) {
-    const m = /^([^=\s]+)=([^=\s]+)$/.exec(pair);
-    if (!m) problems.push(`TOPIC_MODELS: "${pair}" is not topic=model`);
-    else topicModels.set(m[1]!, m[2]!);
-  }
-  const eventsTopic = topic('EVENTS_TOPIC');
-  const forecastsTopic = topic('FORECASTS_TOPIC');
-  if (eventsTopic === forecastsTopic) problems.push(`FORECASTS_TOPIC=${forecastsTopic}: must differ from EVENTS_TOPIC`);
-  const createTopics = raw('CREATE_TOPICS');
-  if (createTopics !== 'true' && createTopics !== 'false') problems.push(`CREATE_TOPICS=${createTopics}: must be one of true, false`);
+  const s = createSettingsReader(env, ENV_VARS);
+  const brokers = s.brokers({ required: true });
+  const redisUrl = s.redisUrl({ required: true }) ?? '';
+  const topicModels = s.topicModels();
+  const eventsTopic = s.topic('EVENTS_TOPIC');
+  const forecastsTopic = s.topic('FORECASTS_TOPIC');
+  if (eventsTopic === forecastsTopic) s.problem(`FORECASTS_TOPIC=${forecastsTopic}: must differ from EVENTS_TOPIC`);
+  const createTopics = s.oneOf('CREATE_TOPICS', ['true', 'false'] as const) === 'true';
   const token = env.GATEWAY_TOKEN;
   // A token with spaces or control characters cannot travel in a Bearer header.
   if (token !== undefined && token !== '' && !/^[\x21-\x7e]{16,}$/.test(token)) {
-    problems.push('GATEWAY_TOKEN: must be at least 16 printable ASCII characters without spaces (value not shown)');
+    s.problem('GATEWAY_TOKEN: must be at least 16 printable ASCII characters without spaces (value not shown)');
   }
-  const logLevel = raw('LOG_LEVEL') ?? 'info';
-  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL=${logLevel}: must be one of ${LOG_LEVELS.join(', ')}`);
-  const maxEventBytes = int('MAX_EVENT_BYTES', 64, 16 * 1024 * 1024);
-  const bodyLimitBytes = int('BODY_LIMIT_BYTES', 1024, 64 * 1024 * 1024);
-  if (bodyLimitBytes < maxEventBytes) problems.push(`BODY_LIMIT_BYTES=${bodyLimitBytes}: must be at least MAX_EVENT_BYTES (${maxEventBytes})`);
+  const logLevel = s.logLevel();
+  const maxEventBytes = s.int('MAX_EVENT_BYTES', 64, 16 * 1024 * 1024);
+  const bodyLimitBytes = s.int('BODY_LIMIT_BYTES', 1024, 64 * 1024 * 1024);
+  if (bodyLimitBytes < maxEventBytes) s.problem(`BODY_LIMIT_BYTES=${bodyLimitBytes}: must be at least MAX_EVENT_BYTES (${maxEventBytes})`);
 
   const config: GatewayConfig = {
     kafkaBrokers: brokers,
     redisUrl,
-    modelsDir: raw('MODELS_DIR')!,
+    modelsDir: s.text('MODELS_DIR')!,
     eventsTopic,
     forecastsTopic,
-    defaultModel: raw('DEFAULT_MODEL'),
+    defaultModel: s.text('DEFAULT_MODEL'),
     topicModels,
-    createTopics: createTopics === 'true',
-    topicPartitions: int('TOPIC_PARTITIONS', 1, 10_000),
-    stateKeyPrefix: raw('STATE_KEY_PREFIX')!,
-    stateTtlMs: int('STATE_TTL_SECONDS', 1, 10 * 365 * 86_400) * 1000,
-    redisCommandTimeoutMs: int('REDIS_COMMAND_TIMEOUT_MS', 10, 600_000),
+    createTopics,
+    topicPartitions: s.int('TOPIC_PARTITIONS', 1, 10_000),
+    stateKeyPrefix: s.text('STATE_KEY_PREFIX')!,
+    stateTtlMs: s.int('STATE_TTL_SECONDS', 1, 10 * 365 * 86_400) * 1000,
+    redisCommandTimeoutMs: s.int('REDIS_COMMAND_TIMEOUT_MS', 10, 600_000),
     maxEventBytes,
     bodyLimitBytes,
-    maxBatchEvents: int('MAX_BATCH_EVENTS', 1, 100_000),
-    produceTimeoutMs: int('PRODUCE_TIMEOUT_MS', 100, 600_000),
+    maxBatchEvents: s.int('MAX_BATCH_EVENTS', 1, 100_000),
+    produceTimeoutMs: s.int('PRODUCE_TIMEOUT_MS', 100, 600_000),
     token: token === undefined || token === '' ? undefined : token,
-    liveRecentStreams: int('LIVE_RECENT_STREAMS', 1, 1_000_000),
-    liveHistory: int('LIVE_HISTORY', 1, 100_000),
-    liveClientBuffer: int('LIVE_CLIENT_BUFFER', 1, 1_000_000),
-    liveMaxClients: int('LIVE_MAX_CLIENTS', 1, 1_000_000),
-    liveKeepaliveMs: int('LIVE_KEEPALIVE_MS', 100, 3_600_000),
-    modelPollMs: int('MODEL_POLL_MS', 100, 3_600_000),
-    port: int('PORT', 0, 65_535),
-    host: raw('HOST')!,
-    drainTimeoutMs: int('DRAIN_TIMEOUT_MS', 100, 600_000),
+    liveRecentStreams: s.int('LIVE_RECENT_STREAMS', 1, 1_000_000),
+    liveHistory: s.int('LIVE_HISTORY', 1, 100_000),
+    liveClientBuffer: s.int('LIVE_CLIENT_BUFFER', 1, 1_000_000),
+    liveMaxClients: s.int('LIVE_MAX_CLIENTS', 1, 1_000_000),
+    liveKeepaliveMs: s.int('LIVE_KEEPALIVE_MS', 100, 3_600_000),
+    modelPollMs: s.int('MODEL_POLL_MS', 100, 3_600_000),
+    port: s.int('PORT', 0, 65_535),
+    host: s.text('HOST')!,
+    drainTimeoutMs: s.int('DRAIN_TIMEOUT_MS', 100, 600_000),
     logLevel,
   };
-  if (problems.length > 0) {
-    throw new StreamcellError('config_invalid', `invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
-  }
+  s.throwIfProblems();
   return config;
 }
 
@@ -197,7 +145,6 @@ export function describeConfig(config: GatewayConfig, redact: (url: string) => s
  * The README's table of the gateway's variables, built from ENV_VARS so the
  * two cannot drift: `node -e "import('./services/gateway/src/config.ts').then(m => console.log(m.envTable()))"`.
  */
-export function envTable(vars: readonly EnvVar[] = ENV_VARS): string {
-  const rows = vars.map((v) => `| \`${v.name}\` | ${v.default === undefined ? '' : v.default === '' ? '(empty)' : `\`${v.default}\``} | ${v.description} |`);
-  return ['| variable | default | meaning |', '| --- | --- | --- |', ...rows].join('\n');
+export function envTable(): string {
+  return renderEnvTable(ENV_VARS);
 }

@@ -22,6 +22,7 @@ import { createGatewayMetrics, type GatewayMetrics, type Logger } from '@streamc
 import { buildApp } from './app.ts';
 import type { GatewayConfig } from './config.ts';
 import { ForecastFeed } from './feed.ts';
+import { REFUSAL_CODES } from './ingest.ts';
 import { RedisStateReader, type StateReader } from './latest.ts';
 import { LiveHub } from './live.ts';
 import { gatewayCatalog, type GatewayModel } from './models.ts';
@@ -97,7 +98,7 @@ export class Gateway {
    * when it has failed for good after it started (the process should exit 1).
    */
   static async create(config: GatewayConfig, log: Logger, onFatal: (err: unknown) => void = () => undefined): Promise<Gateway> {
-    const metrics = createGatewayMetrics();
+    const metrics = createGatewayMetrics({ refusalCodes: REFUSAL_CODES });
     const kafkaLog = log.child({ component: 'kafka' });
     const hub = createLiveHub(config, metrics, log);
     const models = gatewayCatalog(config.modelsDir, log.child({ component: 'models' }), metrics);

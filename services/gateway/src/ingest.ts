@@ -5,7 +5,7 @@
  * `out_of_order`, which depends on the stream's state), and one it refuses
  * gets the code the worker's dead letter would carry.
  */
-import { isStreamcellError, decodeEvent, readFeatureValues, type ErrorCode } from '@streamcell/protocol';
+import { DEAD_LETTER_CODES, isStreamcellError, decodeEvent, readFeatureValues, type ErrorCode } from '@streamcell/protocol';
 import { routeModel, type ModelRoutes } from '@streamcell/model';
 import type { GatewayModels } from './models.ts';
 
@@ -15,6 +15,14 @@ export interface AcceptedEvent {
   readonly stream: string;
   readonly value: Buffer;
 }
+
+/**
+ * Every code {@link checkEvents} refuses with: the worker's dead-letter codes,
+ * as the gateway refuses what the worker would dead-letter. (The gateway's
+ * own codes, such as `unauthorized` or `overloaded`, refuse a request before
+ * its events are read.)
+ */
+export const REFUSAL_CODES: readonly ErrorCode[] = DEAD_LETTER_CODES;
 
 /** An event refused, with the HTTP status that code maps to. */
 export interface RefusedEvent {

@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { REFUSAL_CODES } from '../src/ingest.ts';
 import { appHarness, counter, weatherEvent } from './helpers.ts';
 
 const TOKEN = 'test-token-0123456789abcdef';
@@ -71,6 +72,8 @@ describe('POST /v1/events', () => {
     expect(h.sink.messages().map((m) => m.key)).toEqual(['a', 'b', 'c']);
     expect(h.sink.messages().map((m) => m.value)).toEqual(good);
     expect(await counter(h.metrics, 'streamcell_gateway_events_rejected_total', { code: 'wrong_dimension' })).toBe(2);
+    // The refusal counter starts these codes at 0 (gateway.ts): every code refused here must be one of them.
+    for (const r of body.refused) expect(REFUSAL_CODES).toContain(r.code);
   });
 
   it('answers a batch with every event refused with a 4xx, the list, and produces nothing', async () => {

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestEnv, type TestEnv } from '../../../test/support/services.ts';
+import { REFUSAL_CODES } from '../src/ingest.ts';
 import { MODELS_DIR, REPO_ROOT, readEvents, until } from './support/stack.ts';
 
 const MAIN = join(REPO_ROOT, 'services', 'gateway', 'src', 'main.ts');
@@ -89,6 +90,9 @@ describe('gateway process', () => {
         const topics = await env.admin.fetchTopicMetadata({ topics: [eventsTopic, forecastsTopic] });
         expect(topics.topics.map((t) => t.partitions.length)).toEqual([3, 3]);
         await until(async () => (await fetch(`${base}/readyz`)).status === 200, 'ready', 60_000);
+        // Every refusal code is exported at 0 from the start, so that increase() counts the first refusal of each.
+        const metricsText = await (await fetch(`${base}/metrics`)).text();
+        for (const code of REFUSAL_CODES) expect(metricsText).toContain(`streamcell_gateway_events_rejected_total{code="${code}"} 0`);
 
         const live = await fetch(`${base}/v1/streams/s-1/live`);
         const ended = readEvents(live, () => false);

@@ -86,4 +86,20 @@ describe('live route on a real socket', () => {
     expect(await counter(metrics, 'streamcell_gateway_requests_total', { route: '/v1/streams/:id/live', status: '200' })).toBe(2);
     expect(await counter(metrics, 'streamcell_gateway_live_clients')).toBe(0);
   });
+
+  it('counts live streams that open without timing them, and times a refused one like any request', async () => {
+    const liveTimings = async (): Promise<number> =>
+      (await metrics.requestSeconds.get()).values.find((v) => v.metricName === 'streamcell_gateway_request_seconds_count' && v.labels.route === '/v1/streams/:id/live')?.value ?? 0;
+    const before = await counter(metrics, 'streamcell_gateway_requests_total', { route: '/v1/streams/:id/live', status: '200' });
+    const client = await subscribe('timed', true);
+    client.socket.destroy();
+    await client.closed;
+    await expect.poll(() => hub.clients).toBe(0);
+    expect(await counter(metrics, 'streamcell_gateway_requests_total', { route: '/v1/streams/:id/live', status: '200' })).toBe(before + 1);
+    expect(await liveTimings()).toBe(0);
+    const refused = await fetch(`http://127.0.0.1:${port}/v1/streams/bad%7Fid/live`);
+    expect(refused.status).toBe(400);
+    await refused.arrayBuffer();
+    expect(await liveTimings()).toBe(1);
+  });
 });

@@ -5,23 +5,18 @@
  * a flag wins over its variable. Bad values fail at start with one line per
  * setting.
  */
-import { StreamcellError } from '@streamcell/protocol';
 import { checkBrokers } from '@streamcell/streams';
+import { LOG_LEVELS, createSettingsReader, isTopicName, type EnvVar as SettingVar } from '@streamcell/telemetry';
 import { DATASET_NAMES } from './sources.ts';
 
 /** How a setting is given. */
 export type VarKind = 'string' | 'flag' | 'negated';
 
 /** One setting: environment variable and flag. */
-export interface EnvVar {
-  readonly name: string;
+export interface EnvVar extends SettingVar {
   /** Long flag name without the dashes. `negated` flags (`--no-reset`) turn a default-true variable off. */
   readonly flag: string;
   readonly kind: VarKind;
-  /** Must be set for the service to start (in the compose stack). */
-  readonly required: boolean;
-  readonly default?: string;
-  readonly description: string;
 }
 
 /** Every setting, in the order `--help` and the README list them. */
@@ -92,8 +87,6 @@ export function flagSpec(): Record<string, { type: 'string' | 'boolean' }> {
   return Object.fromEntries(ENV_VARS.map((v) => [v.flag, { type: v.kind === 'string' ? 'string' : 'boolean' }]));
 }
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
 /**
  * Reads the settings from `flags` (which win) and `env`. `service` picks the
  * defaults that differ: the service serves metrics on 9465 by default, the
@@ -101,45 +94,46 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
  * error (service) with a line per bad setting.
  */
 export function loadReplayConfig(flags: FlagValues, env: Readonly<Record<string, string | undefined>>, options: { service: boolean }): ReplayConfig {
-  const problems: string[] = [];
-  const raw = (name: string): string | undefined => {
-    const v = ENV_VARS.find((e) => e.name === name)!;
-    const flag = flags[v.flag];
-    if (v.kind === 'negated') {
-      if (flag === true) return 'false';
-    } else if (flag !== undefined) {
-      return flag === true ? 'true' : flag;
-    }
-    const fromEnv = env[name];
-    return fromEnv === undefined || fromEnv === '' ? v.default : fromEnv;
-  };
+  // Flags win; a variable is taken as given (untrimmed), empty meaning its default.
+  const reader = createSettingsReader(env, ENV_VARS, {
+    read: (v) => {
+      const flag = flags[v.flag];
+      if (v.kind === 'negated') {
+        if (flag === true) return 'false';
+      } else if (flag !== undefined) {
+        return flag === true ? 'true' : flag;
+      }
+      const fromEnv = env[v.name];
+      return fromEnv === undefined || fromEnv === '' ? v.default : fromEnv;
+    },
+  });
   const label = (name: string): string => {
     const v = ENV_VARS.find((e) => e.name === name)!;
     return `--${v.flag} (${name})`;
   };
-  const text = (name: string): string | undefined => raw(name);
+  const text = (name: string): string | undefined => reader.text(name);
   const list = (name: string): string[] | undefined => {
-    const v = raw(name);
+    const v = text(name);
     if (v === undefined) return undefined;
     const items = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
-    if (items.length === 0) problems.push(`${label(name)}: empty list`);
+    if (items.length === 0) reader.problem(`${label(name)}: empty list`);
     return items;
   };
   const number = (name: string, test: (n: number) => boolean, what: string): number | undefined => {
-    const v = raw(name);
+    const v = text(name);
     if (v === undefined) return undefined;
     const n = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(v.trim()) ? Number(v) : Number.NaN;
     if (!Number.isFinite(n) || !test(n)) {
-      problems.push(`${label(name)}: must be ${what}, got ${JSON.stringify(v)}`);
+      reader.problem(`${label(name)}: must be ${what}, got ${JSON.stringify(v)}`);
       return undefined;
     }
     return n;
   };
   const bool = (name: string): boolean => {
-    const v = raw(name);
+    const v = text(name);
     if (v === 'true' || v === '1') return true;
     if (v === 'false' || v === '0' || v === undefined) return false;
-    problems.push(`${label(name)}: must be true or false, got ${JSON.stringify(v)}`);
+    reader.problem(`${label(name)}: must be true or false, got ${JSON.stringify(v)}`);
     return false;
   };
   const positive = (n: number): boolean => n > 0;
@@ -147,64 +141,62 @@ export function loadReplayConfig(flags: FlagValues, env: Readonly<Record<string,
 
   const brokersText = text('KAFKA_BROKERS');
   let brokers: string[] = [];
-  if (brokersText === undefined) problems.push(`${label('KAFKA_BROKERS')}: required, e.g. 127.0.0.1:9092`);
+  if (brokersText === undefined) reader.problem(`${label('KAFKA_BROKERS')}: required, e.g. 127.0.0.1:9092`);
   else {
     brokers = brokersText.split(',').map((b) => b.trim()).filter((b) => b !== '');
     try {
       checkBrokers(brokers);
     } catch (err) {
-      problems.push(`${label('KAFKA_BROKERS')}: ${(err as Error).message}`);
+      reader.problem(`${label('KAFKA_BROKERS')}: ${(err as Error).message}`);
     }
   }
   const topic = text('EVENTS_TOPIC')!;
-  if (!/^[a-zA-Z0-9._-]{1,249}$/.test(topic) || topic === '.' || topic === '..') problems.push(`${label('EVENTS_TOPIC')}: invalid Kafka topic name ${JSON.stringify(topic)}`);
+  if (!isTopicName(topic)) reader.problem(`${label('EVENTS_TOPIC')}: invalid Kafka topic name ${JSON.stringify(topic)}`);
 
   const dataset = text('REPLAY_DATASET');
   const data = text('REPLAY_DATA');
-  if (dataset !== undefined && data !== undefined) problems.push(`${label('REPLAY_DATASET')} and ${label('REPLAY_DATA')}: give one, not both`);
-  if (dataset === undefined && data === undefined) problems.push(`say what to replay: ${label('REPLAY_DATASET')} ${DATASET_NAMES.join('|')}, or ${label('REPLAY_DATA')} FILE.csv`);
-  if (dataset !== undefined && !DATASET_NAMES.includes(dataset)) problems.push(`${label('REPLAY_DATASET')}: unknown data set ${JSON.stringify(dataset)} (known: ${DATASET_NAMES.join(', ')})`);
+  if (dataset !== undefined && data !== undefined) reader.problem(`${label('REPLAY_DATASET')} and ${label('REPLAY_DATA')}: give one, not both`);
+  if (dataset === undefined && data === undefined) reader.problem(`say what to replay: ${label('REPLAY_DATASET')} ${DATASET_NAMES.join('|')}, or ${label('REPLAY_DATA')} FILE.csv`);
+  if (dataset !== undefined && !DATASET_NAMES.includes(dataset)) reader.problem(`${label('REPLAY_DATASET')}: unknown data set ${JSON.stringify(dataset)} (known: ${DATASET_NAMES.join(', ')})`);
   const features = list('REPLAY_FEATURES');
   const targets = list('REPLAY_TARGETS');
   const timeColumn = text('REPLAY_TIME_COLUMN');
   const groupColumn = text('REPLAY_GROUP_COLUMN');
   const modelDir = text('REPLAY_MODEL_DIR');
-  if (data !== undefined && features === undefined) problems.push(`${label('REPLAY_FEATURES')}: required with ${label('REPLAY_DATA')} (the CSV columns to send)`);
+  if (data !== undefined && features === undefined) reader.problem(`${label('REPLAY_FEATURES')}: required with ${label('REPLAY_DATA')} (the CSV columns to send)`);
   if (dataset === 'synthetic') {
-    if (modelDir === undefined && features === undefined) problems.push(`synthetic data needs ${label('REPLAY_MODEL_DIR')} or ${label('REPLAY_FEATURES')}`);
-    if (modelDir !== undefined && features !== undefined) problems.push(`synthetic data takes ${label('REPLAY_MODEL_DIR')} or ${label('REPLAY_FEATURES')}, not both`);
-    if (timeColumn !== undefined || groupColumn !== undefined) problems.push('synthetic data has no columns: drop --time-column and --group-column');
+    if (modelDir === undefined && features === undefined) reader.problem(`synthetic data needs ${label('REPLAY_MODEL_DIR')} or ${label('REPLAY_FEATURES')}`);
+    if (modelDir !== undefined && features !== undefined) reader.problem(`synthetic data takes ${label('REPLAY_MODEL_DIR')} or ${label('REPLAY_FEATURES')}, not both`);
+    if (timeColumn !== undefined || groupColumn !== undefined) reader.problem('synthetic data has no columns: drop --time-column and --group-column');
   } else if (modelDir !== undefined) {
-    problems.push(`${label('REPLAY_MODEL_DIR')}: only for --dataset synthetic`);
+    reader.problem(`${label('REPLAY_MODEL_DIR')}: only for --dataset synthetic`);
   }
   if (targets !== undefined && features !== undefined) {
     const stray = targets.filter((t) => !features.includes(t));
-    if (stray.length > 0) problems.push(`${label('REPLAY_TARGETS')}: ${stray.join(', ')} must also be features`);
+    if (stray.length > 0) reader.problem(`${label('REPLAY_TARGETS')}: ${stray.join(', ')} must also be features`);
   }
 
   const rate = number('REPLAY_RATE', positive, 'a positive number of events per second');
-  if (rate !== undefined && rate > 1_000_000) problems.push(`${label('REPLAY_RATE')}: at most 1000000 events/s`);
+  if (rate !== undefined && rate > 1_000_000) reader.problem(`${label('REPLAY_RATE')}: at most 1000000 events/s`);
   const limit = number('REPLAY_LIMIT', positiveInt, 'a positive integer');
   const duration = number('REPLAY_DURATION_SECONDS', positive, 'a positive number of seconds');
   const streams = number('REPLAY_STREAMS', (n) => positiveInt(n) && n <= 1_000_000, 'an integer from 1 to 1000000');
   const seed = number('REPLAY_SEED', (n) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff, 'an integer from 0 to 4294967295');
   const intervalMs = number('REPLAY_INTERVAL_MS', positive, 'a positive number of milliseconds');
   const timestamps = text('REPLAY_TIMESTAMPS')!;
-  if (timestamps !== 'data' && timestamps !== 'now') problems.push(`${label('REPLAY_TIMESTAMPS')}: must be data or now, got ${JSON.stringify(timestamps)}`);
+  if (timestamps !== 'data' && timestamps !== 'now') reader.problem(`${label('REPLAY_TIMESTAMPS')}: must be data or now, got ${JSON.stringify(timestamps)}`);
   const eventModel = text('REPLAY_EVENT_MODEL');
   const partitions = number('TOPIC_PARTITIONS', positiveInt, 'a positive integer');
   const metricsPortDefault = options.service ? '9465' : undefined;
-  const metricsPort = raw('METRICS_PORT') === undefined && metricsPortDefault !== undefined ? Number(metricsPortDefault) : number('METRICS_PORT', (n) => Number.isInteger(n) && n >= 0 && n <= 65535, 'a port from 0 to 65535');
+  const metricsPort = text('METRICS_PORT') === undefined && metricsPortDefault !== undefined ? Number(metricsPortDefault) : number('METRICS_PORT', (n) => Number.isInteger(n) && n >= 0 && n <= 65535, 'a port from 0 to 65535');
   const progress = number('PROGRESS_INTERVAL_SECONDS', positive, 'a positive number of seconds');
   const logLevel = text('LOG_LEVEL')!;
-  if (!LOG_LEVELS.includes(logLevel)) problems.push(`${label('LOG_LEVEL')}: must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
+  if (!LOG_LEVELS.includes(logLevel)) reader.problem(`${label('LOG_LEVEL')}: must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevel)}`);
   const loop = bool('REPLAY_LOOP');
   const reset = bool('REPLAY_RESET');
   const createTopic = bool('CREATE_TOPICS');
 
-  if (problems.length > 0) {
-    throw new StreamcellError(options.service ? 'config_invalid' : 'usage', problems.length === 1 ? problems[0]! : `invalid settings:\n  ${problems.join('\n  ')}`);
-  }
+  reader.throwIfProblems({ code: options.service ? 'config_invalid' : 'usage', heading: 'invalid settings:', bareWhenOne: true });
   return {
     brokers,
     topic,

@@ -3,16 +3,9 @@
  * start with one clear line per bad variable. ENV_VARS is the single list:
  * the README table and the compose-file check are built from it.
  */
-import { StreamcellError } from '@streamcell/protocol';
+import { createSettingsReader, type EnvVar } from '@streamcell/telemetry';
 
-/** One environment variable the worker reads. */
-export interface EnvVar {
-  readonly name: string;
-  /** Must be set for the worker to start (in the compose stack). */
-  readonly required: boolean;
-  readonly default?: string;
-  readonly description: string;
-}
+export type { EnvVar } from '@streamcell/telemetry';
 
 /** Every variable the worker reads, in the order the README lists them. */
 export const ENV_VARS: readonly EnvVar[] = [
@@ -73,104 +66,59 @@ export interface WorkerConfig {
   readonly logLevel: string;
 }
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
 /**
  * Reads and validates the configuration. Throws one `config_invalid` error
  * whose message has one line per bad variable, so an operator fixes all of
  * them in one go.
  */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): WorkerConfig {
-  const problems: string[] = [];
-  const raw = (name: string): string | undefined => {
-    const v = env[name]?.trim();
-    if (v !== undefined && v !== '') return v;
-    return ENV_VARS.find((e) => e.name === name)?.default;
-  };
-  const int = (name: string, min: number, max: number): number => {
-    const text = raw(name) ?? '';
-    const n = Number(text);
-    if (!/^\d+$/.test(text) || n < min || n > max) {
-      problems.push(`${name}=${text}: must be a whole number from ${min} to ${max}`);
-      return min;
-    }
-    return n;
-  };
-  const list = (name: string): string[] => (raw(name) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  const oneOf = <T extends string>(name: string, allowed: readonly T[]): T => {
-    const v = raw(name) ?? '';
-    if (!(allowed as readonly string[]).includes(v)) {
-      problems.push(`${name}=${v}: must be one of ${allowed.join(', ')}`);
-      return allowed[0]!;
-    }
-    return v as T;
-  };
-
-  const brokers = list('KAFKA_BROKERS');
-  for (const b of brokers) {
-    if (!/^[^\s:/]+:\d{1,5}$/.test(b)) problems.push(`KAFKA_BROKERS: "${b}" is not host:port`);
-  }
-  const redisUrl = raw('REDIS_URL');
-  if (redisUrl !== undefined) {
-    try {
-      const u = new URL(redisUrl);
-      if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') problems.push(`REDIS_URL: scheme must be redis:// or rediss://, got ${u.protocol}`);
-    } catch {
-      problems.push('REDIS_URL: not a URL (expected redis://host:port)');
-    }
-  }
+  const s = createSettingsReader(env, ENV_VARS);
+  const brokers = s.brokers();
+  const redisUrl = s.redisUrl();
   if ((brokers.length > 0) !== (redisUrl !== undefined)) {
-    problems.push('KAFKA_BROKERS and REDIS_URL: set both (distributed mode) or neither (embedded mode)');
+    s.problem('KAFKA_BROKERS and REDIS_URL: set both (distributed mode) or neither (embedded mode)');
   }
 
-  const topicModels = new Map<string, string>();
-  for (const pair of list('TOPIC_MODELS')) {
-    const m = /^([^=\s]+)=([^=\s]+)$/.exec(pair);
-    if (!m) problems.push(`TOPIC_MODELS: "${pair}" is not topic=model`);
-    else topicModels.set(m[1]!, m[2]!);
-  }
-  const eventsTopics = list('EVENTS_TOPICS');
-  if (eventsTopics.length === 0) problems.push('EVENTS_TOPICS: name at least one topic');
-  const forecastsTopic = raw('FORECASTS_TOPIC') ?? '';
-  if (eventsTopics.includes(forecastsTopic)) problems.push(`FORECASTS_TOPIC=${forecastsTopic}: must differ from the events topics`);
-  const sessionTimeoutMs = int('KAFKA_SESSION_TIMEOUT_MS', 1_000, 3_600_000);
-  const heartbeatIntervalMs = int('KAFKA_HEARTBEAT_INTERVAL_MS', 100, 3_600_000);
+  const topicModels = s.topicModels();
+  const eventsTopics = s.list('EVENTS_TOPICS');
+  if (eventsTopics.length === 0) s.problem('EVENTS_TOPICS: name at least one topic');
+  const forecastsTopic = s.text('FORECASTS_TOPIC') ?? '';
+  if (eventsTopics.includes(forecastsTopic)) s.problem(`FORECASTS_TOPIC=${forecastsTopic}: must differ from the events topics`);
+  const sessionTimeoutMs = s.int('KAFKA_SESSION_TIMEOUT_MS', 1_000, 3_600_000);
+  const heartbeatIntervalMs = s.int('KAFKA_HEARTBEAT_INTERVAL_MS', 100, 3_600_000);
   if (heartbeatIntervalMs >= sessionTimeoutMs) {
-    problems.push(`KAFKA_HEARTBEAT_INTERVAL_MS=${heartbeatIntervalMs}: must be below KAFKA_SESSION_TIMEOUT_MS (${sessionTimeoutMs})`);
+    s.problem(`KAFKA_HEARTBEAT_INTERVAL_MS=${heartbeatIntervalMs}: must be below KAFKA_SESSION_TIMEOUT_MS (${sessionTimeoutMs})`);
   }
-  const logLevel = raw('LOG_LEVEL') ?? 'info';
-  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL=${logLevel}: must be one of ${LOG_LEVELS.join(', ')}`);
+  const logLevel = s.logLevel();
 
   const config: WorkerConfig = {
     kafkaBrokers: brokers.length > 0 ? brokers : undefined,
     redisUrl,
-    modelsDir: raw('MODELS_DIR')!,
+    modelsDir: s.text('MODELS_DIR')!,
     eventsTopics,
     forecastsTopic,
-    consumerGroup: raw('CONSUMER_GROUP')!,
+    consumerGroup: s.text('CONSUMER_GROUP')!,
     sessionTimeoutMs,
     heartbeatIntervalMs,
-    defaultModel: raw('DEFAULT_MODEL'),
+    defaultModel: s.text('DEFAULT_MODEL'),
     topicModels,
-    createTopics: oneOf('CREATE_TOPICS', ['true', 'false'] as const) === 'true',
-    topicPartitions: int('TOPIC_PARTITIONS', 1, 10_000),
-    acceptOutOfOrder: oneOf('OUT_OF_ORDER', ['reject', 'accept'] as const) === 'accept',
-    stateTtlMs: int('STATE_TTL_SECONDS', 1, 10 * 365 * 86_400) * 1000,
-    stateKeyPrefix: raw('STATE_KEY_PREFIX')!,
-    redisCommandTimeoutMs: int('REDIS_COMMAND_TIMEOUT_MS', 10, 600_000),
-    maxEventBytes: int('MAX_EVENT_BYTES', 64, 16 * 1024 * 1024),
-    deadLetterMaxBytes: int('DEAD_LETTER_MAX_BYTES', 64, 16 * 1024 * 1024),
-    maxKernelBatch: int('MAX_KERNEL_BATCH', 1, 65_536),
-    modelPollMs: int('MODEL_POLL_MS', 100, 3_600_000),
-    partitionsConsumedConcurrently: int('PARTITIONS_CONSUMED_CONCURRENTLY', 1, 1024),
-    metricsPort: int('METRICS_PORT', 0, 65_535),
-    metricsHost: raw('METRICS_HOST')!,
-    drainTimeoutMs: int('DRAIN_TIMEOUT_MS', 100, 600_000),
+    createTopics: s.oneOf('CREATE_TOPICS', ['true', 'false'] as const) === 'true',
+    topicPartitions: s.int('TOPIC_PARTITIONS', 1, 10_000),
+    acceptOutOfOrder: s.oneOf('OUT_OF_ORDER', ['reject', 'accept'] as const) === 'accept',
+    stateTtlMs: s.int('STATE_TTL_SECONDS', 1, 10 * 365 * 86_400) * 1000,
+    stateKeyPrefix: s.text('STATE_KEY_PREFIX')!,
+    redisCommandTimeoutMs: s.int('REDIS_COMMAND_TIMEOUT_MS', 10, 600_000),
+    maxEventBytes: s.int('MAX_EVENT_BYTES', 64, 16 * 1024 * 1024),
+    deadLetterMaxBytes: s.int('DEAD_LETTER_MAX_BYTES', 64, 16 * 1024 * 1024),
+    maxKernelBatch: s.int('MAX_KERNEL_BATCH', 1, 65_536),
+    modelPollMs: s.int('MODEL_POLL_MS', 100, 3_600_000),
+    partitionsConsumedConcurrently: s.int('PARTITIONS_CONSUMED_CONCURRENTLY', 1, 1024),
+    metricsPort: s.int('METRICS_PORT', 0, 65_535),
+    metricsHost: s.text('METRICS_HOST')!,
+    drainTimeoutMs: s.int('DRAIN_TIMEOUT_MS', 100, 600_000),
     logLevel,
   };
-  if (problems.length > 0) {
-    throw new StreamcellError('config_invalid', `invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
-  }
+  s.throwIfProblems();
   return config;
 }
 
