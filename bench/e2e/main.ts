@@ -35,7 +35,7 @@ const { values: args } = parseArgs({
     streams: { type: 'string', default: '10000' },
     'rate-seconds': { type: 'string', default: '20' },
     quick: { type: 'boolean', default: false },
-    concurrency: { type: 'string', default: '4' },
+    concurrency: { type: 'string', default: '12' },
   },
 });
 const STREAMS = Number(args.streams);

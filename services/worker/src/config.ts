@@ -29,7 +29,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'DEAD_LETTER_MAX_BYTES', required: false, default: '524288', description: 'Dead letters keep the original bytes up to this length; a longer (too_large) event is cut to it, with header `streamcell-dlq-original-bytes`, so that its dead letter always fits under the broker\'s message limit.' },
   { name: 'MAX_KERNEL_BATCH', required: false, default: '1024', description: 'Most streams stepped in one kernel call.' },
   { name: 'MODEL_POLL_MS', required: false, default: '5000', description: 'How often MODELS_DIR is scanned for new versions.' },
-  { name: 'PARTITIONS_CONSUMED_CONCURRENTLY', required: false, default: '4', description: 'Partition batches one worker handles at once; their Redis and Kafka round trips overlap and their sends share produce requests (order within a partition is kept).' },
+  { name: 'PARTITIONS_CONSUMED_CONCURRENTLY', required: false, default: '12', description: 'Partition batches one worker handles at once; their Redis and Kafka round trips overlap and their sends share produce requests (order within a partition is kept). kafkajs fetches again only when every batch of the last fetch is done, so this is best at least the partitions one worker holds.' },
   { name: 'METRICS_PORT', required: false, default: '9464', description: 'Port of `/metrics`, `/healthz` and `/readyz` (0: any free port).' },
   { name: 'METRICS_HOST', required: false, default: '0.0.0.0', description: 'Address the metrics server binds.' },
   { name: 'DRAIN_TIMEOUT_MS', required: false, default: '15000', description: 'On SIGTERM/SIGINT: longest wait for the batch in hand to finish, save and commit.' },
