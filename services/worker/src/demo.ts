@@ -3,8 +3,10 @@
  * forecasts it publishes, printed as they arrive, with /metrics served.
  *
  * Data: Seattle's daily weather 2012-2015 (vega-datasets, BSD-3-Clause), sent
- * day by day as events of the stream "seattle" to the model in models/weather
- * (trained with PyTorch on the first 80% of the days). Without KAFKA_BROKERS
+ * day by day as events of the stream "seattle" to the weather model (the
+ * worker serves its highest version: models/weather/2, trained by
+ * `streamcell train` on the first 80% of the days; weather/1 is the same
+ * task trained with PyTorch). Without KAFKA_BROKERS
  * and REDIS_URL everything runs in this process (an in-memory log and state
  * store behind the same interfaces); with them, the feed goes through Kafka
  * and the state lives in Redis.
