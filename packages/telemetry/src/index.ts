@@ -4,6 +4,7 @@ export { STATE_RESET_REASONS, createGatewayMetrics, createWorkerMetrics } from '
 export type { GatewayMetrics, WorkerMetrics } from './metrics.ts';
 export { createReplayerMetrics } from './replayer-metrics.ts';
 export type { ReplayerMetrics } from './replayer-metrics.ts';
+export { EXIT_BAD_CONFIG, loadOrExit, onStopSignals } from './process.ts';
 export { startHealthServer } from './health.ts';
 export type { HealthProbe, HealthServer } from './health.ts';
 export { LOG_LEVELS, createSettingsReader, envTable, isTopicName } from './settings.ts';

@@ -6,22 +6,18 @@
  */
 import { parseArgs } from 'node:util';
 import { isStreamcellError } from '@streamcell/protocol';
-import { createLogger } from '@streamcell/telemetry';
-import { ENV_VARS, describeSettings, flagSpec, loadReplayConfig, type ReplayConfig } from './config.ts';
+import { createLogger, loadOrExit, onStopSignals } from '@streamcell/telemetry';
+import { ENV_VARS, describeSettings, flagSpec, loadReplayConfig } from './config.ts';
 import { runReplay } from './run.ts';
 
-let config: ReplayConfig;
-try {
+const config = loadOrExit(() => {
   const { values } = parseArgs({ args: process.argv.slice(2), options: { ...flagSpec(), help: { type: 'boolean' } }, strict: true, allowPositionals: false });
   if (values.help === true) {
     process.stdout.write(`Usage: node services/replayer/src/main.ts [flags]\n\nEvery flag has an environment variable (in brackets); a flag wins.\n\n${describeSettings()}\n`);
     process.exit(0);
   }
-  config = loadReplayConfig(values as Record<string, string | true>, process.env, { service: true });
-} catch (err) {
-  console.error(isStreamcellError(err) || err instanceof TypeError ? err.message : String(err));
-  process.exit(2);
-}
+  return loadReplayConfig(values as Record<string, string | true>, process.env, { service: true });
+});
 const log = createLogger({ name: 'streamcell-replayer', level: config.logLevel });
 log.info({ settings: Object.fromEntries(ENV_VARS.map((v) => [v.name, process.env[v.name]]).filter(([, v]) => v !== undefined)) }, 'starting');
 
@@ -29,17 +25,8 @@ try {
   const summary = await runReplay(config, {
     progress: process.stderr,
     log,
-    onStart: ({ stop }) => {
-      let signals = 0;
-      const onSignal = (signal: NodeJS.Signals): void => {
-        signals += 1;
-        if (signals > 1) process.exit(1);
-        log.info({ signal }, 'signal received: finishing the sends in flight');
-        stop();
-      };
-      process.on('SIGTERM', onSignal);
-      process.on('SIGINT', onSignal);
-    },
+    // The first signal finishes the sends in flight; the run then ends.
+    onStart: ({ stop }) => onStopSignals(log, stop),
   });
   process.exit(summary.errors > 0 && summary.sent === 0 ? 1 : 0);
 } catch (err) {
