@@ -1,7 +1,5 @@
+import { isPlainDecimal } from '@streamcell/datasets';
 import { StreamcellError } from '@streamcell/protocol';
-
-// Plain decimal notation only: Number() would also take "", "0x10" and "Infinity".
-const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
 function usage(message: string): StreamcellError {
   return new StreamcellError('usage', message);
@@ -32,7 +30,7 @@ function describeRange(r: NumberRange): string {
  */
 export function numberFlag(name: string, text: string | undefined, fallback: number, range: NumberRange = {}): number {
   if (text === undefined) return fallback;
-  const v = DECIMAL.test(text) ? Number(text) : Number.NaN;
+  const v = isPlainDecimal(text) ? Number(text) : Number.NaN;
   if (!Number.isFinite(v)) throw usage(`--${name} must be a number, not "${text}"`);
   const low = range.min !== undefined && (range.minOpen === true ? v <= range.min : v < range.min);
   const high = range.max !== undefined && (range.maxOpen === true ? v >= range.max : v > range.max);

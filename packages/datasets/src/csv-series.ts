@@ -53,6 +53,11 @@ function usage(message: string): StreamcellError {
 // Plain decimal notation only: Number() would also take "0x1F", "" and "Infinity".
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
+/** True for a number in plain decimal notation ("12", "-0.5", "1e-3"); false for "", "0x1F", "Infinity" and the like. */
+export function isPlainDecimal(text: string): boolean {
+  return DECIMAL.test(text);
+}
+
 /**
  * One numeric CSV cell, strictly: plain decimal notation and finite. `at`
  * names the place for the message (file, line and column).

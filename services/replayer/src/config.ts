@@ -5,6 +5,7 @@
  * a flag wins over its variable. Bad values fail at start with one line per
  * setting.
  */
+import { isPlainDecimal } from '@streamcell/datasets';
 import { checkBrokers } from '@streamcell/streams';
 import { LOG_LEVELS, createSettingsReader, isTopicName, type EnvVar as SettingVar } from '@streamcell/telemetry';
 import { DATASET_NAMES } from './sources.ts';
@@ -122,7 +123,7 @@ export function loadReplayConfig(flags: FlagValues, env: Readonly<Record<string,
   const number = (name: string, test: (n: number) => boolean, what: string): number | undefined => {
     const v = text(name);
     if (v === undefined) return undefined;
-    const n = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(v.trim()) ? Number(v) : Number.NaN;
+    const n = isPlainDecimal(v.trim()) ? Number(v) : Number.NaN;
     if (!Number.isFinite(n) || !test(n)) {
       reader.problem(`${label(name)}: must be ${what}, got ${JSON.stringify(v)}`);
       return undefined;
