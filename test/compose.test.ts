@@ -17,6 +17,7 @@ interface ComposeService {
   ports?: (string | { published?: string | number })[];
   depends_on?: string[] | Record<string, { condition?: string }>;
   healthcheck?: { test?: string | string[]; disable?: boolean };
+  volumes?: string[];
 }
 interface ComposeFile {
   services: Record<string, ComposeService>;
@@ -102,6 +103,39 @@ describe('docker-compose.yml', () => {
         expect(env[v.name], `${name} must set ${v.name}`).toBeDefined();
       }
     }
+  });
+});
+
+describe('what compose mounts into Prometheus and Grafana', () => {
+  /** Host path (relative to the repo) mounted at `target` in `service`, or undefined. */
+  function mountedAt(service: string, target: string): string | undefined {
+    for (const v of compose.services[service]?.volumes ?? []) {
+      const [host, container] = v.split(':');
+      if (container === target && host!.startsWith('./')) return host!.slice(2);
+    }
+    return undefined;
+  }
+
+  it('gives Prometheus its config and every rule file the config names', () => {
+    const dir = mountedAt('prometheus', '/etc/prometheus');
+    expect(dir, 'deploy/prometheus mounted at /etc/prometheus').toBe('deploy/prometheus');
+    const config = parse(readFileSync(join(ROOT, dir!, 'prometheus.yml'), 'utf8')) as { rule_files?: string[]; scrape_configs: { job_name: string }[] };
+    expect(config.scrape_configs.map((j) => j.job_name)).toEqual(expect.arrayContaining(['worker', 'gateway', 'replayer']));
+    for (const pattern of config.rule_files ?? []) {
+      const [folder, glob] = [pattern.slice(0, pattern.lastIndexOf('/')), pattern.slice(pattern.lastIndexOf('/') + 1)];
+      const suffix = glob.replace('*', '');
+      const files = readdirSync(join(ROOT, dir!, folder)).filter((f) => f.endsWith(suffix));
+      expect(files.length, `rule files ${pattern}`).toBeGreaterThan(0);
+    }
+  });
+
+  it('gives Grafana its provisioning and the dashboards folder the provisioning reads', () => {
+    expect(mountedAt('grafana', '/etc/grafana/provisioning')).toBe('deploy/grafana/provisioning');
+    const provider = parse(readFileSync(join(ROOT, 'deploy/grafana/provisioning/dashboards/streamcell.yml'), 'utf8')) as { providers: { options: { path: string } }[] };
+    const path = provider.providers[0]!.options.path;
+    const host = mountedAt('grafana', path);
+    expect(host, `a volume mounted at ${path}`).toBe('deploy/grafana/dashboards');
+    expect(readdirSync(join(ROOT, host!)).filter((f) => f.endsWith('.json')).sort()).toEqual(['dead-letters.json', 'overview.json', 'quality.json', 'state.json']);
   });
 });
 
