@@ -94,6 +94,17 @@ describe('scoreForecasts', () => {
     expect(s.seasonal_naive).toBeUndefined();
   });
 
+  it('reaches back whole seasons when the horizon is longer than the season, never past the origin', () => {
+    // Season 1 is persistence at every step: y[t + k - 1 * ceil(k / 1)] = y[t].
+    const s = scoreForecasts([one], { horizon: 2, targets: ['y'], scale: [1], season: 1 });
+    expect(s.per_target['y']!.seasonal_naive!.mae).toEqual(s.per_target['y']!.naive.mae);
+    // Season 2, horizon 3, y = t^2 over 8 rows from row 4: step 3 uses y[t + 3 - 4] = y[t - 1].
+    const sq: ScoredSeries = { id: 'sq', length: 8, actual: Float64Array.from({ length: 8 }, (_, t) => t * t), forecast: new Float64Array(8 * 3), from: 4 };
+    const s3 = scoreForecasts([sq], { horizon: 3, targets: ['y'], scale: [1], season: 2 });
+    // Origins 4 (-> 7): |9 - 49| = 40; step 3 only has origin 4.
+    expect(s3.per_target['y']!.seasonal_naive!.mae[2]).toBe(40);
+  });
+
   it('refuses a season longer than the rows before the scored part', () => {
     expect(() => scoreForecasts([one], { horizon: 1, targets: ['y'], scale: [1], season: 4 })).toThrow(/--season 4 is longer than the 3 rows/);
   });

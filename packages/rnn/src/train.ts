@@ -99,6 +99,11 @@ interface Settings {
   readonly patience: number;
 }
 
+/** What to try after a divergence: clipping only when it is off. */
+function divergenceHint(clip: number): string {
+  return clip > 0 && Number.isFinite(clip) ? 'lower lr, or a smaller clip' : 'lower lr or set clip';
+}
+
 function configError(option: string, message: string): TrainingError {
   return new TrainingError('config_invalid', `${option}: ${message}`, option);
 }
@@ -255,7 +260,7 @@ export function train(options: TrainOptions): TrainResult {
       const part = engine.loss(loss, huberDelta, steps);
       if (part.count > 0) {
         if (!Number.isFinite(part.sum)) {
-          throw configError('lr', `training diverged: the loss is ${part.sum} at epoch ${epoch}, window ${batch}; lower lr or set clip`);
+          throw configError('lr', `training diverged: the loss is ${part.sum} at epoch ${epoch}, window ${batch}; ${divergenceHint(s.clip)}`);
         }
         engine.backward(loss, huberDelta, steps, part.count);
         clipByGlobalNorm(engine.grads.flat, s.clip);
@@ -272,6 +277,10 @@ export function train(options: TrainOptions): TrainResult {
     if (valEngine !== null) {
       valEngine.params.flat.set(params);
       validationLoss = evaluate(valEngine, validation, valLanes, loss, huberDelta);
+      // NaN or Infinity never compares below the best: without this the untrained weights would be kept silently.
+      if (!Number.isFinite(validationLoss)) {
+        throw configError('lr', `training diverged: the validation loss is ${validationLoss} after epoch ${epoch} (the state grows without bound over the validation rows); ${divergenceHint(s.clip)}`);
+      }
     }
     const trainLoss = sum / count;
     history.push({ epoch, trainLoss, validationLoss, seconds: (performance.now() - epochStart) / 1000 });

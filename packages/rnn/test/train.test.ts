@@ -152,6 +152,22 @@ describe('train', () => {
     expect(b).toEqual(a);
   });
 
+  it('fails when the validation loss is not finite, rather than keeping the untrained weights', () => {
+    // A relu RNN whose recurrent weights grow the state: 8 training rows stay finite, 3,000 validation rows overflow.
+    const reluSpec = spec('rnn_relu', 2, 8, 1, 2);
+    const grow = (length: number): TrainSequence => ({ inputs: new Float32Array(length * 2).fill(1), targets: new Float32Array(length * 2).fill(0.5), length });
+    const initial = train({ ...options({ spec: reluSpec, epochs: 1, validation: [] }), train: [grow(8)] }).weights;
+    const explosive: RnnWeights = { ...initial, layers: initial.layers.map((l) => ({ ...l, weightHh: new Float32Array(l.weightHh.length).fill(1.5), biasIh: new Float32Array(l.biasIh.length).fill(1) })) };
+    let error: unknown;
+    try {
+      train(options({ spec: reluSpec, train: [grow(8)], validation: [grow(3000)], initial: explosive, lr: 1e-9, epochs: 3 }));
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(TrainingError);
+    expect((error as TrainingError).message).toMatch(/training diverged: the validation loss is (Infinity|NaN) after epoch 1 .*lower lr, or a smaller clip/);
+  });
+
   it('rejects bad options and data with clear, coded errors', () => {
     const expectError = (o: TrainOptions, code: string, pattern: RegExp): void => {
       let caught: unknown;

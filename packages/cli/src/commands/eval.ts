@@ -19,7 +19,8 @@ exactly as the worker would (same kernel, same scaler: what 'predict'
 prints), and scores the forecasts made at the rows after the first --from
 share of each series against the actual values, next to two baselines:
 persistence ("naive": y[t+k] forecast as y[t]) and, with --season, the
-seasonal naive forecast (y[t+k] as y[t+k-season]).
+seasonal naive forecast (y[t+k] as y[t+k-season], whole seasons back
+when k > season).
 
 Prints one JSON object: per horizon step (arrays, index 0 = 1 step ahead)
   mae, rmse      mean over targets of each target's error divided by its
@@ -160,7 +161,10 @@ export const evalCommand: Command = {
     const plot = o.plot ?? join(o.model, 'eval.html');
     const { manifest } = model;
     try {
-      await writeFile(plot, evalHtml(evaluation, manifest, plotted, `Evaluation: ${manifest.name} ${manifest.version}`, settings.columns.groupColumn));
+      // The scored rows were held out from training only if they start at or after the part it trained on.
+      const trained = trainedFraction(manifest);
+      const heldOut = trained !== undefined && settings.from >= trained;
+      await writeFile(plot, evalHtml(evaluation, manifest, plotted, `Evaluation: ${manifest.name} ${manifest.version}`, heldOut, settings.columns.groupColumn));
     } catch (err) {
       throw new StreamcellError('input_invalid', `${plot}: cannot write the plot (${(err as Error).message})`, { cause: err });
     }

@@ -137,8 +137,10 @@ function skillOf(model: readonly (number | null)[], baseline: readonly (number |
  * scored at step k (k = 1..horizon): the forecast made after stepping row t
  * against the actual value of row t + k. Baselines at the same origins:
  * `naive` (persistence) forecasts y[t + k] as y[t]; `seasonal_naive` as
- * y[t + k - season] (needs `season <= from` in every series, so that the value
- * lies in the series). MASE divides each MAE by the one-step naive MAE over
+ * the same point of the last season observed at t, y[t + k - season·⌈k/season⌉]
+ * (y[t + k - season] while k <= season; a longer horizon reaches back whole
+ * seasons rather than into rows after t). It needs `season <= from` in every
+ * series, so that the value lies in the series. MASE divides each MAE by the one-step naive MAE over
  * the in-sample rows (|y[t] - y[t-1]| for 1 <= t < from, all series pooled),
  * per target.
  *
@@ -179,7 +181,7 @@ export function scoreForecasts(series: readonly ScoredSeries[], settings: ScoreS
           const y = actual[(t + k) * T + j]!;
           add(model, i, forecast[t * horizon * T + i]!, y);
           add(naive, i, actual[t * T + j]!, y);
-          if (seasonal !== null) add(seasonal, i, actual[(t + k - season!) * T + j]!, y);
+          if (seasonal !== null) add(seasonal, i, actual[(t + k - season! * Math.ceil(k / season!)) * T + j]!, y);
         }
       }
     }

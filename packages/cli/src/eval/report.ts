@@ -25,7 +25,7 @@ function isoDay(ms: number): string {
  * lines lie on the black one), the start of the scored part marked; then
  * the tables of MAE against the baselines per step.
  */
-export function evalHtml(evaluation: Evaluation, manifest: Manifest, plotted: ForecastSeries, title: string, groupColumn?: string): string {
+export function evalHtml(evaluation: Evaluation, manifest: Manifest, plotted: ForecastSeries, title: string, heldOut: boolean, groupColumn?: string): string {
   const { series, forecast, from } = plotted;
   const H = manifest.horizon;
   const T = manifest.targets.length;
@@ -59,7 +59,7 @@ export function evalHtml(evaluation: Evaluation, manifest: Manifest, plotted: Fo
       panelSvg({
         title: `${name}${groupColumn === undefined ? '' : ` (${groupColumn} ${series.id})`}`,
         lines,
-        markers: [{ x: xOf(from), label: 'scored from here (held out)', color: '#444' }],
+        markers: [{ x: xOf(from), label: heldOut ? 'scored from here (held out)' : 'scored from here', color: '#444' }],
         xLabel: useTime ? 'date' : 'row',
         yLabel: name,
         ...(useTime ? { formatX: isoDay } : {}),
@@ -83,9 +83,9 @@ export function evalHtml(evaluation: Evaluation, manifest: Manifest, plotted: Fo
     tables.push(`<h3>${escapeXml(name)} (raw units)</h3>`, htmlTable(header, rows));
   }
   return htmlPage(title, [
-    `<p>Model <code>${escapeXml(manifest.name)}</code> version <code>${escapeXml(manifest.version)}</code> (${escapeXml(manifest.cell)}, ${manifest.numLayers} x ${manifest.hiddenSize}, horizon ${H}, target mode ${escapeXml(manifest.targetMode)}), stepped online from a zero state through every row as the worker would. Each forecast is drawn at the row it forecasts; rows after the marker were held out from training.</p>`,
+    `<p>Model <code>${escapeXml(manifest.name)}</code> version <code>${escapeXml(manifest.version)}</code> (${escapeXml(manifest.cell)}, ${manifest.numLayers} x ${manifest.hiddenSize}, horizon ${H}, target mode ${escapeXml(manifest.targetMode)}), stepped online from a zero state through every row as the worker would. Each forecast is drawn at the row it forecasts; rows after the marker are scored${heldOut ? ' and were held out from training' : ' (not all of them were held out from training: --from is below the train fraction the model records, or it records none)'}.</p>`,
     ...panels,
-    '<h2>Scores on the held-out part</h2>',
+    heldOut ? '<h2>Scores on the held-out part</h2>' : '<h2>Scores on the scored part</h2>',
     ...tables,
   ]);
 }

@@ -61,7 +61,7 @@ export function splitSeries(series: readonly Series[], settings: SplitSettings):
     if (validationFraction > 0 && validationRows <= horizon) {
       throw invalid(
         `${name} is too short for validation: its validation part has ${validationRows} rows (${cut}), ` +
-          `no more than --horizon ${horizon}, so none of them has a target; use more data, a larger --validation-fraction or --validation-fraction 0`,
+          `no more than --horizon ${horizon}, so no validation row has a target at every horizon step; use more data, a larger --validation-fraction or --validation-fraction 0`,
       );
     }
     return { id: s.id, length: s.length, trainEnd, heldOutStart: held };
