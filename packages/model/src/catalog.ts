@@ -2,14 +2,16 @@
  * A models folder laid out `<name>/<version>/`, watched: the newest loadable
  * version of each name serves; the folder is scanned again on a timer so that
  * a new version is picked up without a restart. A version that fails to load
- * is reported once and never replaces one that works.
+ * never replaces one that works; it is reported once per state of its files
+ * and tried again when they change (a folder scanned while it was still being
+ * copied, or a version fixed in place).
  *
  * What "loading" means is the caller's: the worker builds a kernel for each
  * model, the gateway only needs the manifest to validate events. Both go
  * through this one watcher, so both see the same versions in the same order
  * and route events to models by the same rules ({@link routeModel}).
  */
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** What a catalog entry must carry. */
@@ -28,7 +30,11 @@ export interface ModelCatalogOptions<T extends CatalogEntry> {
   readonly load: (dir: string, name: string, version: string) => Promise<T>;
   /** A version started serving (`previous` is the version it replaced). */
   readonly onLoaded?: (entry: T, previous: T | undefined) => void;
-  /** A version was refused; reported once per version. `serving` is what keeps serving, if anything. */
+  /**
+   * A version was refused; reported once per state of its folder's files (a
+   * version whose files change is tried, and may be refused, again). `serving`
+   * is what keeps serving, if anything.
+   */
   readonly onRefused?: (name: string, version: string, err: unknown, serving: T | undefined) => void;
   /** The folder itself could not be read. */
   readonly onUnreadable?: (dir: string, err: unknown) => void;
@@ -47,8 +53,12 @@ export function compareVersions(a: string, b: string): number {
 export class ModelCatalog<T extends CatalogEntry> {
   readonly #o: ModelCatalogOptions<T>;
   #snapshot: CatalogSnapshot<T> = new Map();
-  /** Versions that failed, so that each failure is reported once. */
-  readonly #failed = new Set<string>();
+  /**
+   * Versions that failed, by `name/version`, with the state of their files
+   * when they were tried: a version is tried again (and a failure reported
+   * again) only when that state changes.
+   */
+  readonly #failed = new Map<string, string>();
   #timer: NodeJS.Timeout | undefined;
   #scanning: Promise<void> | undefined;
 
@@ -94,6 +104,7 @@ export class ModelCatalog<T extends CatalogEntry> {
       return;
     }
     const next = new Map(this.#snapshot);
+    const seen = new Set<string>();
     for (const name of names) {
       let versions: string[];
       try {
@@ -101,26 +112,60 @@ export class ModelCatalog<T extends CatalogEntry> {
       } catch {
         continue;
       }
+      for (const version of versions) seen.add(`${name}/${version}`);
       versions.sort(compareVersions).reverse();
       const current = next.get(name);
       for (const version of versions) {
         // Only a newer version than the one serving can replace it.
         if (current && compareVersions(version, current.version) <= 0) break;
         const id = `${name}/${version}`;
-        if (this.#failed.has(id)) continue;
+        const path = join(dir, name, version);
+        // Taken before loading: files that change during the load make a new state.
+        const state = await folderState(path);
+        if (this.#failed.get(id) === state) continue;
         try {
-          const entry = await this.#o.load(join(dir, name, version), name, version);
+          const entry = await this.#o.load(path, name, version);
+          this.#failed.delete(id);
           next.set(name, entry);
           this.#o.onLoaded?.(entry, current);
           break;
         } catch (err) {
-          this.#failed.add(id);
+          this.#failed.set(id, state);
           this.#o.onRefused?.(name, version, err, current);
         }
       }
     }
+    // Forget failures of versions that are gone (a version put back is tried again).
+    for (const id of this.#failed.keys()) if (!seen.has(id)) this.#failed.delete(id);
     this.#snapshot = next;
   }
+}
+
+/**
+ * The state of a version folder's files (model.json, the weights file, and
+ * whatever else is there): name, size, mtime, ctime and inode of each entry,
+ * so that a file written, replaced or renamed into place changes it. Cheap:
+ * one readdir and one stat per file, and only for versions not serving.
+ */
+async function folderState(path: string): Promise<string> {
+  let names: string[];
+  try {
+    names = (await readdir(path)).sort();
+  } catch (err) {
+    return `unreadable:${(err as NodeJS.ErrnoException).code ?? 'error'}`;
+  }
+  const parts = await Promise.all(
+    names.map(async (name) => {
+      try {
+        // stat follows symlinks: a link swapped to new files is a change.
+        const s = await stat(join(path, name), { bigint: true });
+        return `${name}:${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.ino}`;
+      } catch (err) {
+        return `${name}:${(err as NodeJS.ErrnoException).code ?? 'error'}`;
+      }
+    }),
+  );
+  return parts.join('\n');
 }
 
 /** How events without a `model` field find theirs. */

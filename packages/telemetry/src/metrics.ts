@@ -92,7 +92,7 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean; deadLet
       registers,
     }),
     modelsLoaded: new Gauge({ name: 'streamcell_models_loaded', help: 'Models serving, 1 per name and version', labelNames: ['model', 'version'], registers }),
-    modelLoadFailures: new Counter({ name: 'streamcell_model_load_failures_total', help: 'Model versions that could not be loaded', labelNames: ['model'], registers }),
+    modelLoadFailures: new Counter({ name: 'streamcell_model_load_failures_total', help: 'Model versions that could not be loaded, once per distinct state of their files (a version fixed in place is retried)', labelNames: ['model'], registers }),
     consumerLag: new Gauge({ name: 'streamcell_consumer_lag_messages', help: 'Messages between the committed offset and the end of the partition', labelNames: ['topic', 'partition'], registers }),
     forecastAbsError: new Counter({
       name: 'streamcell_forecast_abs_error_sum',

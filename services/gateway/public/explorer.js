@@ -15,6 +15,8 @@
  */
 
 const MAX_POINTS = 150;
+/** How long the search box waits after the last keystroke before asking for the recent streams. */
+const SEARCH_DEBOUNCE_MS = 250;
 const STEP_COLORS = ['#4cc9f0', '#f72585', '#ffb703', '#80ed99', '#b388ff', '#ff9f1c', '#2ec4b6', '#e76f51'];
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -23,6 +25,7 @@ const state = {
   stream: null,
   /** Points in arrival order: { id, ts, model, forecast: [{target: v}], error, actual } */
   points: [],
+  /** The ids of the points held (and only those), to drop a forecast delivered twice. */
   ids: new Set(),
   model: null,
   targets: [],
@@ -92,16 +95,23 @@ function setConn(stateName, text) {
 
 // --- recent streams and models ----------------------------------------------
 
+/** Recent-streams requests are numbered: a reply older than the one shown, or for a search since changed, is dropped. */
+let recentAsked = 0;
+let recentShown = 0;
+
 async function refreshRecent() {
   const q = $('search').value.trim();
-  let res;
+  const seq = ++recentAsked;
+  let streams;
   try {
-    res = await api(`/v1/streams?limit=60${q ? `&q=${encodeURIComponent(q)}` : ''}`);
+    const res = await api(`/v1/streams?limit=60${q ? `&q=${encodeURIComponent(q)}` : ''}`);
+    if (!res.ok) return;
+    ({ streams } = await res.json());
   } catch {
     return;
   }
-  if (!res.ok) return;
-  const { streams } = await res.json();
+  if (seq < recentShown || q !== $('search').value.trim()) return;
+  recentShown = seq;
   const list = $('recent');
   list.replaceChildren();
   const now = Date.now();
@@ -246,12 +256,12 @@ function handleEvent(block) {
 function addForecast(msg, id) {
   const key = id || `${msg.source?.topic}/${msg.source?.partition}/${msg.source?.offset}`;
   if (state.ids.has(key)) return;
-  state.ids.add(key);
   const targets = Object.keys(msg.forecast[0] || {});
   if (state.targets.join() !== targets.join() || state.model?.name !== msg.model.name || state.model?.version !== msg.model.version) {
     // A new model version resets the stream's state and so its history here too.
     if (state.model) {
       state.points = [];
+      state.ids.clear();
     }
     state.targets = targets;
     state.horizon = msg.forecast.length;
@@ -264,7 +274,11 @@ function addForecast(msg, id) {
     for (const t of targets) actual[t] = prev.forecast[0][t] + msg.error[t];
   }
   state.points.push({ id: key, ts: msg.ts, forecast: msg.forecast, error: msg.error || null, actual });
-  if (state.points.length > MAX_POINTS) state.points.splice(0, state.points.length - MAX_POINTS);
+  state.ids.add(key);
+  if (state.points.length > MAX_POINTS) {
+    // Ids are kept for the points held only, so the set stays as small as the chart.
+    for (const dropped of state.points.splice(0, state.points.length - MAX_POINTS)) state.ids.delete(dropped.id);
+  }
   scheduleRender();
 }
 
@@ -511,7 +525,12 @@ function init() {
     e.preventDefault();
     openStream($('search').value.trim());
   });
-  $('search').addEventListener('input', () => void refreshRecent());
+  // Typing asks once the keys stop, not on every keystroke.
+  let searchTimer;
+  $('search').addEventListener('input', () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => void refreshRecent(), SEARCH_DEBOUNCE_MS);
+  });
   const fromHash = new URLSearchParams(window.location.hash.slice(1)).get('stream');
   void loadModels();
   void refreshRecent();

@@ -117,6 +117,11 @@ function toAnswer(err: unknown): { status: number; code: ErrorCode; message: str
   return { status: 500, code: 'internal', message: 'internal error' };
 }
 
+/** Whether a matched route pattern is part of the API, which the bearer token guards. */
+function isApiRoute(pattern: string | undefined): boolean {
+  return pattern !== undefined && pattern.startsWith('/v1/');
+}
+
 /** Races a promise against a deadline; the loser is not cancelled, only no longer awaited. */
 async function within<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -169,11 +174,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
   const openapi = JSON.stringify(openApiDocument());
 
+  // The token guards the API by the route the request matched, never by the raw
+  // URL: the router decodes percent-encoding, so `/%76%31/models` is /v1/models.
+  // A request that matched no route (routeOptions.url undefined) gets its 404.
   app.addHook('onRequest', (request, _reply, done) => {
-    if (config.token === undefined || !request.url.startsWith('/v1/')) return done();
+    if (config.token === undefined || !isApiRoute(request.routeOptions.url)) return done();
     const header = request.headers.authorization;
     if (header === undefined) return done(new HttpRefusal(401, 'unauthorized', 'this gateway needs Authorization: Bearer <token>'));
-    const m = /^Bearer ([\x21-\x7e]+)$/.exec(header);
+    // The auth scheme is case-insensitive (RFC 7235); the token is not.
+    const m = /^bearer ([\x21-\x7e]+)$/i.exec(header);
     if (!m || !tokenMatches(m[1]!, config.token)) return done(new HttpRefusal(401, 'unauthorized', 'the bearer token is not valid'));
     done();
   });

@@ -102,9 +102,24 @@ export function checkEvents(
   return { accepted, refused, batch };
 }
 
+/**
+ * The event's JSON as bytes, or undefined when it is nested too deeply to
+ * serialise: JSON.parse takes any depth, JSON.stringify recurses and runs out
+ * of stack (a RangeError) on a few thousand levels of `[[[...]]]`.
+ */
+function serialise(item: unknown): Buffer | undefined {
+  try {
+    return Buffer.from(JSON.stringify(item) ?? 'null', 'utf8');
+  } catch (err) {
+    if (err instanceof RangeError) return undefined;
+    throw err;
+  }
+}
+
 function checkOne(item: unknown, index: number, rules: IngestRules, models: GatewayModels, now: number): AcceptedEvent | RefusedEvent {
   // The worker decodes bytes; give it the bytes that will be produced.
-  const value = Buffer.from(JSON.stringify(item) ?? 'null', 'utf8');
+  const value = serialise(item);
+  if (value === undefined) return refuse(index, 'schema', 'the event is nested too deeply');
   // No Kafka key yet: the key will be the `stream` field, so the event must carry one.
   const decoded = decodeEvent(value, null, { maxEventBytes: rules.maxEventBytes, fallbackTs: now });
   if (!decoded.ok) return refuse(index, decoded.code, decoded.message);

@@ -107,6 +107,29 @@ describe('POST /v1/events', () => {
     expect(h.sink.sent).toEqual([]);
   });
 
+  it.each([
+    ['a deeply nested top-level array', (d: number) => `${'['.repeat(d)}${']'.repeat(d)}`, 400],
+    ['a deeply nested values field', (d: number) => `{"stream":"deep","values":${'['.repeat(d)}1${']'.repeat(d)}}`, 400],
+    ['a deeply nested object field', (d: number) => `{"stream":"deep","values":[1,2,3,4],"x":${'{"a":'.repeat(d)}1${'}'.repeat(d)}}`, 400],
+  ])('refuses %s with 400 schema, never a 5xx', async (_what, make, status) => {
+    const h = await harness({ BODY_LIMIT_BYTES: String(4 * 1024 * 1024), MAX_EVENT_BYTES: String(4 * 1024 * 1024) });
+    for (const depth of [5_000, 20_000, 200_000]) {
+      const res = await post(h.app, make(depth));
+      expect(res.statusCode, `depth ${depth}`).toBe(status);
+      expect(res.json(), `depth ${depth}`).toMatchObject({ code: 'schema', message: expect.stringContaining('nested too deeply') as unknown });
+    }
+    expect(h.sink.sent).toEqual([]);
+  });
+
+  it('refuses a deeply nested event of a batch by its index and keeps the others', async () => {
+    const h = await harness({ BODY_LIMIT_BYTES: String(1024 * 1024) });
+    const deep = `{"stream":"deep","values":${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
+    const res = await post(h.app, `[${JSON.stringify(weatherEvent('a'))},${deep},${JSON.stringify(weatherEvent('b', 1))}]`);
+    expect(res.statusCode).toBe(207);
+    expect(res.json()).toMatchObject({ accepted: 2, refused: [{ index: 1, status: 400, code: 'schema' }] });
+    expect(h.sink.messages().map((m) => m.key)).toEqual(['a', 'b']);
+  });
+
   it('refuses a body over BODY_LIMIT_BYTES with 413 too_large', async () => {
     const h = await harness({ BODY_LIMIT_BYTES: '2048', MAX_EVENT_BYTES: '1024' });
     const res = await post(h.app, JSON.stringify(Array.from({ length: 40 }, (_, i) => weatherEvent(`s${i}`, i))));
@@ -169,6 +192,52 @@ describe('bearer token', () => {
     const ok = await post(h.app, body, { authorization: `Bearer ${TOKEN}` });
     expect(ok.statusCode).toBe(202);
     expect(h.sink.messages().map((m) => m.key)).toEqual(['t']);
+  });
+
+  it('refuses percent-encoded /v1/ paths that reach the same routes without the token', async () => {
+    const h = await harness({ GATEWAY_TOKEN: TOKEN });
+    h.hub.publish({ stream: 'secret-stream', id: 'f/0/0', data: '{}', model: 'weather', ts: 1000 });
+    const gets = ['/%76%31/models', '/v%31/streams', '/%761/streams', '/%76%31/streams/t/forecast', '/v%31/streams/t/live', '/%2576%31/models'];
+    for (const url of gets) {
+      const res = await h.app.inject({ method: 'GET', url });
+      expect(res.statusCode, url).not.toBe(200);
+      if (res.statusCode !== 404) {
+        expect(res.statusCode, url).toBe(401);
+        expect(res.json(), url).toMatchObject({ code: 'unauthorized' });
+      }
+      expect(res.body, url).not.toContain('secret-stream');
+    }
+    for (const url of ['/%76%31/models', '/v%31/streams', '/%761/streams/t/forecast']) {
+      expect((await h.app.inject({ method: 'GET', url })).statusCode, url).toBe(401);
+      expect((await h.app.inject({ method: 'HEAD', url })).statusCode, `HEAD ${url}`).toBe(401);
+    }
+    const body = JSON.stringify(weatherEvent('t'));
+    for (const url of ['/%761/events', '/%76%31/events', '/v%31/events', '/v1%2Fevents']) {
+      const res = await h.app.inject({ method: 'POST', url, payload: body });
+      expect([401, 404], url).toContain(res.statusCode);
+    }
+    expect((await h.app.inject({ method: 'POST', url: '/%761/events', payload: body })).statusCode).toBe(401);
+    expect(h.sink.sent).toEqual([]);
+    // With the token, the encoded forms are the same routes.
+    const ok = await h.app.inject({ method: 'POST', url: '/%761/events', payload: body, headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(ok.statusCode).toBe(202);
+    // Unknown routes stay 404, with or without the token, and answer nothing else.
+    for (const url of ['/v1/nothing', '/%76%31/nothing', '/v2/models']) {
+      const res = await h.app.inject({ method: 'GET', url });
+      expect(res.statusCode, url).toBe(404);
+      expect(res.json()).toMatchObject({ code: 'not_found' });
+    }
+  });
+
+  it('takes the auth scheme in any case (RFC 7235)', async () => {
+    const h = await harness({ GATEWAY_TOKEN: TOKEN });
+    for (const scheme of ['Bearer', 'bearer', 'BEARER', 'bEaReR']) {
+      const res = await h.app.inject({ method: 'GET', url: '/v1/models', headers: { authorization: `${scheme} ${TOKEN}` } });
+      expect(res.statusCode, scheme).toBe(200);
+    }
+    for (const header of [`bearer ${TOKEN.toUpperCase()}`, `bearer${TOKEN}`, `Bearer: ${TOKEN}`]) {
+      expect((await h.app.inject({ method: 'GET', url: '/v1/models', headers: { authorization: header } })).statusCode, header).toBe(401);
+    }
   });
 
   it('leaves the page, health, metrics and the OpenAPI document open', async () => {

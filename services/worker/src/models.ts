@@ -4,7 +4,8 @@
  * again every MODEL_POLL_MS so that a new version is picked up without a
  * restart. A batch takes a snapshot when it starts and finishes on it, so a
  * swap never changes a model under a batch in flight. A version that fails to
- * load is logged and counted once and never replaces one that works.
+ * load is logged and counted once per distinct state of its files (it is
+ * retried when they change) and never replaces one that works.
  */
 import { join } from 'node:path';
 import { ModelCatalog, createScaler, loadModel, specOf, type FeatureScaler, type Manifest } from '@streamcell/model';

@@ -215,6 +215,18 @@ describe('ModelRegistry', () => {
     await registry.scan();
     expect(await counter(metrics, 'streamcell_model_load_failures_total', { model: 'weather' })).toBe(1);
     expect(await counter(metrics, 'streamcell_models_loaded', { model: 'weather', version: '2' })).toBe(1);
+
+    // Broken another way: one more failure, counted once however many scans see it.
+    await writeFile(join(dir, 'weather', '10', 'weights.safetensors'), 'other garbage');
+    await registry.scan();
+    await registry.scan();
+    expect(await counter(metrics, 'streamcell_model_load_failures_total', { model: 'weather' })).toBe(2);
+    expect(registry.snapshot().get('weather')?.version).toBe('2');
+    // Fixed in place: the next scan swaps it in, and counts no failure.
+    await cp(join(dir, 'weather', '1', 'weights.safetensors'), join(dir, 'weather', '10', 'weights.safetensors'));
+    await registry.scan();
+    expect(registry.snapshot().get('weather')?.version).toBe('10');
+    expect(await counter(metrics, 'streamcell_model_load_failures_total', { model: 'weather' })).toBe(2);
   });
 
   it('resets a stream state written by another model version, counting the reason', async () => {
