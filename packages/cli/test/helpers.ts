@@ -21,7 +21,8 @@ export interface CliRun {
   stderr: string;
 }
 
-function collector(): { stream: Writable; text: () => string } {
+/** A writable stream that keeps what is written to it. */
+export function collector(): { stream: Writable; text: () => string } {
   const chunks: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer | string, _encoding, callback) {

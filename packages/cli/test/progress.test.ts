@@ -1,18 +1,9 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { TrainProgress } from '@streamcell/rnn';
 import { formatDuration, lineProgress, terminalProgress } from '../src/train/progress.ts';
+import { collector } from './helpers.ts';
 
-function sink(): { stream: Writable; text: () => string } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer | string, _encoding, callback) {
-      chunks.push(chunk.toString());
-      callback();
-    },
-  });
-  return { stream, text: () => chunks.join('') };
-}
+const sink = collector;
 
 /** The callbacks train() makes for 2 epochs of 3 batches, validation loss on each epoch's last. */
 function run(withValidation: boolean): TrainProgress[] {

@@ -16,6 +16,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import { checkStreamId, isStreamcellError, type ErrorCode } from '@streamcell/protocol';
 import type { Sink } from '@streamcell/streams';
 import type { GatewayMetrics, Logger } from '@streamcell/telemetry';
+import { within } from './deadline.ts';
 import type { GatewayConfig } from './config.ts';
 import { checkEvents, statusOf, type RefusedEvent } from './ingest.ts';
 import { latestForecast, type StateReader } from './latest.ts';
@@ -120,19 +121,6 @@ function toAnswer(err: unknown): { status: number; code: ErrorCode; message: str
 /** Whether a matched route pattern is part of the API, which the bearer token guards. */
 function isApiRoute(pattern: string | undefined): boolean {
   return pattern !== undefined && pattern.startsWith('/v1/');
-}
-
-/** Races a promise against a deadline; the loser is not cancelled, only no longer awaited. */
-async function within<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onTimeout()), ms);
-  });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Builds the fastify app (not listening). */

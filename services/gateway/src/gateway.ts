@@ -21,6 +21,7 @@ import { KafkaSink, ensureTopics, type Sink } from '@streamcell/streams';
 import { createGatewayMetrics, type GatewayMetrics, type Logger } from '@streamcell/telemetry';
 import { buildApp } from './app.ts';
 import type { GatewayConfig } from './config.ts';
+import { settleWithin } from './deadline.ts';
 import { ForecastFeed } from './feed.ts';
 import { REFUSAL_CODES } from './ingest.ts';
 import { RedisStateReader, type StateReader } from './latest.ts';
@@ -215,13 +216,8 @@ export class Gateway {
     this.#models.stop();
     // Live responses never end by themselves; end them so that close() can finish.
     this.hub.close();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), this.config.drainTimeoutMs);
-    });
-    const closed = await Promise.race([this.#app.close().then(() => 'closed' as const), timeout]);
-    clearTimeout(timer);
-    if (closed === 'timeout') {
+    const closed = await settleWithin(this.#app.close(), this.config.drainTimeoutMs);
+    if (!closed.done) {
       this.#log.warn({ timeoutMs: this.config.drainTimeoutMs }, 'requests still in flight at the drain timeout; closing their connections');
       this.#app.server.closeAllConnections();
     }
