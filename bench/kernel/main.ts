@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
-import { CELL_TYPES, createStepper, stateSize } from '@streamcell/rnn';
+import { CELL_TYPES, createStepper, REVECTORIZE_ENV, stateSize } from '@streamcell/rnn';
 import type { CellType, RnnSpec } from '@streamcell/rnn';
 import type { Rate, RunCalls, TimingPlan } from './measure.ts';
 import { FULL_PLAN, QUICK_PLAN, measureCallRates } from './measure.ts';
@@ -113,6 +113,7 @@ async function benchModel(spec: RnnSpec, options: Options): Promise<{ rows: Tabl
   const kernel =
     `ours: WebAssembly SIMD, relaxed SIMD ${ours.relaxedSimd ? 'on' : 'off'}, ` +
     `fused multiply-add ${ours.fusedMultiplyAdd ? 'yes' : 'no'}, ` +
+    `V8 revectorizer ${ours.revectorized ? 'on (256-bit AVX2)' : `off (128-bit; ${REVECTORIZE_ENV}=0 or no AVX2)`}, ` +
     (options.callerBuffers ? "caller's buffers (copied in and out)" : 'own buffers (zero-copy)');
   const theirs = await createOrtStepper(weights, maxBatch);
   const rowState = stateSize(spec);

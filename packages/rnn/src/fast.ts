@@ -12,7 +12,7 @@ import {
 import type { ActivationScratch } from './wasm/activations.ts';
 import { encodeModule, FunctionBuilder } from './wasm/encoder.ts';
 import type { Emit } from './wasm/encoder.ts';
-import { instantiate, validate } from './wasm/runtime.ts';
+import { instantiate, validate, wasmRevectorize } from './wasm/runtime.ts';
 
 /**
  * The fast stepper: a WebAssembly SIMD kernel generated at load time for one
@@ -25,24 +25,27 @@ import { instantiate, validate } from './wasm/runtime.ts';
  * weights transposed and packed at construction into panels of `colTile`
  * column blocks, so one pass over the inputs feeds rowTile × colTile vector
  * accumulators held in registers: each input is broadcast once per row and
- * each weight vector loaded once per tile. The default 2 × 6 tile uses the 15
- * vector registers V8 gives wasm on x64 without spilling, and runs the product
- * at the core's 128-bit FMA peak. The weights and bias of every gate are
+ * each weight vector loaded once per tile. Where V8's revectorizer is on
+ * (x86-64 with AVX2, see ./wasm/runtime.ts), pairs of neighbouring 4-column
+ * blocks run as one 256-bit instruction, and the default 4 × 4 tile (8 ymm
+ * accumulators) is fastest; without it, the default 2 × 6 tile uses the 15
+ * vector registers V8 gives wasm on x64 without spilling. The weights and bias of every gate are
  * packed pre-multiplied by its activation's input scale (log2 e for σ, 2·log2 e
  * for tanh), so the product yields base-2 arguments and the activations skip
  * their range-reduction multiplies. The nonlinearities (σ and tanh in SIMD, see
  * ./wasm/activations.ts) then run over the tile in short independent loop
- * iterations, writing h (and c) back in place; then the next layer, then the
- * linear head.
+ * iterations, two neighbouring blocks each (for the revectorizer), writing h
+ * (and c) back in place; then the next layer, then the linear head.
  *
  * Determinism. Each output lane is one row's dot product summed in a fixed
  * order: bias, then the layer input k = 0..K−1, then hPrev k = 0..H−1 (the
  * scaled weights are fixed at construction, so they change no ordering). Lanes
  * never mix, rows never mix, and the order does not depend on the tile shape
  * (tests check tilings against each other bit for bit). A batch whose size is
- * not a multiple of rowTile has its last rows copied into a scratch tile,
- * padded with stale rows, run through the very same code and copied back, so
- * a stream's bits do not depend on the batch size or its row.
+ * not a multiple of rowTile runs its last rows through a tile function of
+ * that many rows, generated the same way, so a stream's bits do not depend on
+ * the batch size or its row. Nor on the revectorizer: a 256-bit instruction
+ * does per lane exactly what the two 128-bit ones did.
  *
  * The multiply-add is `f32x4.relaxed_madd` when the engine validates it (about
  * 1.35x faster here). V8 lowers it to a fused FMA whenever the CPU has one,
@@ -62,9 +65,9 @@ export interface StepperOptions {
    * forces a separate multiply and add, the same bits on every machine.
    */
   readonly relaxedSimd?: boolean;
-  /** Rows per tile (tuning; results do not depend on it). Default 2. */
+  /** Rows per tile (tuning; results do not depend on it). Default 4 when revectorized, else 2. */
   readonly rowTile?: number;
-  /** 4-column blocks per register tile (tuning; results do not depend on it). Default 6. */
+  /** 4-column blocks per register tile (tuning; results do not depend on it). Default 4 when revectorized, else 6. */
   readonly colTile?: number;
   /** Unrolling of the inner product loop (tuning). Default 2. */
   readonly unroll?: number;
@@ -92,6 +95,8 @@ export interface FastStepper extends Stepper {
   readonly fusedMultiplyAdd: boolean;
   /** Whether the kernel was built with relaxed SIMD. */
   readonly relaxedSimd: boolean;
+  /** Whether V8's revectorizer runs its hot loops as 256-bit AVX2 (see wasmRevectorize). */
+  readonly revectorized: boolean;
 }
 
 let relaxedSupport: boolean | undefined;
@@ -406,16 +411,32 @@ interface ActLocals {
   readonly ps: number;
   readonly rowG: number;
   readonly rowS: number;
-  readonly v: readonly number[];
+  /** Results of the blocks of one loop iteration: [h, c] per block. */
+  readonly v: readonly (readonly [number, number])[];
   readonly scratch: ActivationScratch;
 }
 
 /**
  * Loops over the tile's rows, and inside each row over the 4-unit blocks
  * [fromBlock, toBlock) of the G scratch, with A.pg pointing at the block and
- * A.ps at the same block offset of the row's state.
+ * A.ps at the same block offset of the row's state; `body(offsets)` emits the
+ * work of the blocks that many bytes past them. With `pairs`, each iteration
+ * does two adjacent blocks (offsets 0 and 16): two identical expression trees
+ * whose loads and stores are neighbours, which V8's wasm revectorizer (see
+ * ./wasm/runtime.ts) fuses into 256-bit instructions. The body must compute
+ * both before it stores either (a store between them would stop the fusion);
+ * an odd last block runs alone.
  */
-function emitBlockLoop(f: FunctionBuilder, L: TileLocals, A: ActLocals, shape: KernelShape, fromBlock: number, toBlock: number, body: () => void): void {
+function emitBlockLoop(
+  f: FunctionBuilder,
+  L: TileLocals,
+  A: ActLocals,
+  shape: KernelShape,
+  fromBlock: number,
+  toBlock: number,
+  body: (offsets: readonly number[]) => void,
+  pairs = true,
+): void {
   const { S, rowTile: TB, gStride, gAddr } = shape;
   f.i32(gAddr);
   f.set(A.rowG);
@@ -434,19 +455,25 @@ function emitBlockLoop(f: FunctionBuilder, L: TileLocals, A: ActLocals, shape: K
     f.i32Add();
   }
   f.set(A.ps);
-  f.loop(); // blocks
-  body();
-  f.addTo(A.ps, 16);
-  f.get(A.pg);
-  f.i32(16);
-  f.i32Add();
-  f.tee(A.pg);
-  f.get(A.rowG);
-  f.i32(toBlock * 16);
-  f.i32Add();
-  f.i32Ne();
-  f.brIf(0);
-  f.end();
+  // Blocks go two at a time (see the comment above), then a last odd one.
+  const per = pairs ? 2 : 1;
+  const looped = Math.floor((toBlock - fromBlock) / per) * per;
+  if (looped > 0) {
+    f.loop(); // blocks
+    body(per === 2 ? [0, 16] : [0]);
+    f.addTo(A.ps, per * 16);
+    f.get(A.pg);
+    f.i32(per * 16);
+    f.i32Add();
+    f.tee(A.pg);
+    f.get(A.rowG);
+    f.i32((fromBlock + looped) * 16);
+    f.i32Add();
+    f.i32Ne();
+    f.brIf(0);
+    f.end();
+  }
+  if (fromBlock + looped < toBlock) body([0]);
   f.addTo(A.rowS, S * 4);
   f.get(A.rowG);
   f.i32(gStride);
@@ -474,19 +501,33 @@ function emitActivations(f: FunctionBuilder, L: TileLocals, A: ActLocals, shape:
   const cOff = (spec.numLayers + layer) * H * 4;
   const hb = Hp / 4;
   const sc = A.scratch;
-  const [v0, v1] = A.v as [number, number];
+  // o, v0 and v1: byte offset and result locals of the block being emitted.
+  let o = 0;
+  let [v0, v1] = A.v[0]!;
+  const at = (offsets: readonly number[], j: number): void => {
+    o = offsets[j]!;
+    [v0, v1] = A.v[j]!;
+  };
   const gate = (g: number): Emit => () => {
     f.get(A.pg);
-    f.load(g * Hp * 4);
+    f.load(g * Hp * 4 + o);
   };
   const mapInPlace = (fromBlock: number, toBlock: number, fn: typeof emitSigmoid): void => {
-    emitBlockLoop(f, L, A, shape, fromBlock, toBlock, () => {
-      f.get(A.pg);
-      fn(f, sc, () => {
-        f.get(A.pg);
-        f.load(0);
+    emitBlockLoop(f, L, A, shape, fromBlock, toBlock, (offsets) => {
+      offsets.forEach((_, j) => {
+        at(offsets, j);
+        fn(f, sc, () => {
+          f.get(A.pg);
+          f.load(o);
+        });
+        f.set(v0);
       });
-      f.store(0);
+      offsets.forEach((_, j) => {
+        at(offsets, j);
+        f.get(A.pg);
+        f.get(v0);
+        f.store(o);
+      });
     });
   };
 
@@ -505,7 +546,7 @@ function emitActivations(f: FunctionBuilder, L: TileLocals, A: ActLocals, shape:
       case 'lstm':
         gate(1)();
         f.get(A.ps);
-        f.load(cOff);
+        f.load(cOff + o);
         f.f32x4Mul();
         gate(0)();
         gate(3)();
@@ -537,7 +578,7 @@ function emitActivations(f: FunctionBuilder, L: TileLocals, A: ActLocals, shape:
         f.f32x4Mul();
         gate(1)();
         f.get(A.ps);
-        f.load(hOff);
+        f.load(hOff + o);
         f.f32x4Mul();
         f.f32x4Add();
         f.set(v0); // h = (1 − z)·n + z·hPrev
@@ -554,19 +595,24 @@ function emitActivations(f: FunctionBuilder, L: TileLocals, A: ActLocals, shape:
         break;
     }
   };
-  const store = (lanes: number): void => {
-    const outs: [number, number][] = [[v0, hOff]];
-    if (spec.cell === 'lstm') outs.push([v1, cOff]);
-    for (const [v, off] of outs) {
-      if (lanes === 4) {
-        f.get(A.ps);
-        f.get(v);
-        f.store(off);
-      } else {
-        for (let lane = 0; lane < lanes; lane++) {
+  // Every block's h, then every block's c: neighbouring stores must be adjacent for the revectorizer.
+  const store = (offsets: readonly number[], lanes: number): void => {
+    const outs: [number, number][] = [[0, hOff]];
+    if (spec.cell === 'lstm') outs.push([1, cOff]);
+    for (const [which, off] of outs) {
+      for (let j = 0; j < offsets.length; j++) {
+        at(offsets, j);
+        const v = which === 0 ? v0 : v1;
+        if (lanes === 4) {
           f.get(A.ps);
           f.get(v);
-          f.storeLane(off + lane * 4, lane);
+          f.store(off + o);
+        } else {
+          for (let lane = 0; lane < lanes; lane++) {
+            f.get(A.ps);
+            f.get(v);
+            f.storeLane(off + o + lane * 4, lane);
+          }
         }
       }
     }
@@ -574,17 +620,30 @@ function emitActivations(f: FunctionBuilder, L: TileLocals, A: ActLocals, shape:
   const fullBlocks = Math.floor(H / 4);
   const partial = H % 4;
   if (fullBlocks > 0) {
-    emitBlockLoop(f, L, A, shape, 0, fullBlocks, () => {
-      update();
-      store(4);
+    emitBlockLoop(f, L, A, shape, 0, fullBlocks, (offsets) => {
+      offsets.forEach((_, j) => {
+        at(offsets, j);
+        update();
+      });
+      store(offsets, 4);
     });
   }
   if (partial > 0) {
     // The partial block of every row: same code, lane stores.
-    emitBlockLoop(f, L, A, shape, fullBlocks, fullBlocks + 1, () => {
-      update();
-      store(partial);
-    });
+    emitBlockLoop(
+      f,
+      L,
+      A,
+      shape,
+      fullBlocks,
+      fullBlocks + 1,
+      (offsets) => {
+        at(offsets, 0);
+        update();
+        store(offsets, partial);
+      },
+      false,
+    );
   }
 }
 
@@ -593,9 +652,6 @@ interface Layout {
   readonly x: number;
   readonly s: number;
   readonly o: number;
-  readonly xTile: number;
-  readonly sTile: number;
-  readonly oTile: number;
   readonly g: number;
   readonly probe: number;
   readonly layers: readonly PlacedGroup[][];
@@ -629,12 +685,9 @@ function planLayout(weights: RnnWeights, maxBatch: number, rowTile: number): Lay
   const x = take(maxBatch * I * 4);
   const s = take(maxBatch * S * 4);
   const o = take(maxBatch * O * 4);
-  const xTile = take(rowTile * I * 4);
-  const sTile = take(rowTile * S * 4);
-  const oTile = take(rowTile * O * 4);
   const g = take(rowTile * gStride);
   const probe = take(64);
-  return { bytes: at, x, s, o, xTile, sTile, oTile, g, probe, layers, head, gStride };
+  return { bytes: at, x, s, o, g, probe, layers, head, gStride };
 }
 
 function buildModule(
@@ -644,47 +697,57 @@ function buildModule(
 ): Uint8Array<ArrayBuffer> {
   const { inputSize: I, outputSize: O, hiddenSize: H } = weights;
   const S = stateSize(weights);
-  const shape: KernelShape = {
-    spec: weights,
-    S,
-    Hp: roundUp4(H),
-    rowTile: opts.rowTile,
-    colTile: opts.colTile,
-    unroll: opts.unroll,
-    gStride: layout.gStride,
-    gAddr: layout.g,
-  };
+  const TB = opts.rowTile;
 
-  // func 0: tile(xp, sp, op) steps rowTile consecutive rows.
-  const tile = new FunctionBuilder(['i32', 'i32', 'i32'], [], opts.relaxed);
-  const L: TileLocals = {
-    xp: 0,
-    sp: 1,
-    op: 2,
-    p: tile.local('i32'),
-    pEnd: tile.local('i32'),
-    pw: tile.local('i32'),
-    pb: tile.local('i32'),
-    pc: tile.local('i32'),
-    acc: Array.from({ length: opts.rowTile }, () => Array.from({ length: opts.colTile }, () => tile.local('v128'))),
-    w: tile.local('v128'),
-    s: Array.from({ length: opts.rowTile }, () => tile.local('v128')),
+  // func r - 1 (r = 1 .. rowTile): tile_r(xp, sp, op) steps r consecutive rows
+  // in place. Whole tiles use tile_rowTile; the rest of a batch uses the
+  // smaller one of its size, which sums every lane in the very same order.
+  const tileFunction = (rows: number): FunctionBuilder => {
+    const shape: KernelShape = {
+      spec: weights,
+      S,
+      Hp: roundUp4(H),
+      rowTile: rows,
+      colTile: opts.colTile,
+      unroll: opts.unroll,
+      gStride: layout.gStride,
+      gAddr: layout.g,
+    };
+    const tile = new FunctionBuilder(['i32', 'i32', 'i32'], [], opts.relaxed);
+    const L: TileLocals = {
+      xp: 0,
+      sp: 1,
+      op: 2,
+      p: tile.local('i32'),
+      pEnd: tile.local('i32'),
+      pw: tile.local('i32'),
+      pb: tile.local('i32'),
+      pc: tile.local('i32'),
+      acc: Array.from({ length: rows }, () => Array.from({ length: opts.colTile }, () => tile.local('v128'))),
+      w: tile.local('v128'),
+      s: Array.from({ length: rows }, () => tile.local('v128')),
+    };
+    const A: ActLocals = {
+      pg: tile.local('i32'),
+      ps: tile.local('i32'),
+      rowG: tile.local('i32'),
+      rowS: tile.local('i32'),
+      v: [
+        [tile.local('v128'), tile.local('v128')],
+        [tile.local('v128'), tile.local('v128')],
+      ],
+      scratch: activationScratch(tile),
+    };
+    layout.layers.forEach((groups, layer) => {
+      for (const placed of groups) emitGroupProduct(tile, L, shape, placed, { kind: 'g' });
+      emitActivations(tile, L, A, shape, layer);
+    });
+    emitGroupProduct(tile, L, shape, layout.head, { kind: 'out', outSize: O });
+    return tile;
   };
-  const A: ActLocals = {
-    pg: tile.local('i32'),
-    ps: tile.local('i32'),
-    rowG: tile.local('i32'),
-    rowS: tile.local('i32'),
-    v: [tile.local('v128'), tile.local('v128')],
-    scratch: activationScratch(tile),
-  };
-  layout.layers.forEach((groups, layer) => {
-    for (const placed of groups) emitGroupProduct(tile, L, shape, placed, { kind: 'g' });
-    emitActivations(tile, L, A, shape, layer);
-  });
-  emitGroupProduct(tile, L, shape, layout.head, { kind: 'out', outSize: O });
+  const tiles = Array.from({ length: TB }, (_, r) => tileFunction(r + 1));
 
-  // func 1: step(batch) runs whole tiles in place, then the remainder through a padded scratch tile.
+  // func rowTile: step(batch) runs whole tiles, then the rest of the batch.
   const step = new FunctionBuilder(['i32'], [], opts.relaxed);
   const batch = 0;
   const xp = step.local('i32');
@@ -692,7 +755,6 @@ function buildModule(
   const op = step.local('i32');
   const xEnd = step.local('i32');
   const rest = step.local('i32');
-  const TB = opts.rowTile;
   step.i32(layout.x);
   step.set(xp);
   step.i32(layout.s);
@@ -717,7 +779,7 @@ function buildModule(
   step.get(xp);
   step.get(sp);
   step.get(op);
-  step.call(0);
+  step.call(TB - 1);
   step.addTo(xp, TB * I * 4);
   step.addTo(sp, TB * S * 4);
   step.addTo(op, TB * O * 4);
@@ -727,29 +789,20 @@ function buildModule(
   step.get(batch);
   step.i32(TB);
   step.i32RemU();
-  step.tee(rest);
-  step.if();
-  const copy = (dst: () => void, src: () => void, rowBytes: number): void => {
-    dst();
-    src();
+  step.set(rest);
+  for (let r = 1; r < TB; r++) {
     step.get(rest);
-    step.i32(rowBytes);
-    step.i32Mul();
-    step.memoryCopy();
-  };
-  const at = (addr: number) => () => step.i32(addr);
-  const loc = (i: number) => () => step.get(i);
-  copy(at(layout.xTile), loc(xp), I * 4);
-  copy(at(layout.sTile), loc(sp), S * 4);
-  step.i32(layout.xTile);
-  step.i32(layout.sTile);
-  step.i32(layout.oTile);
-  step.call(0);
-  copy(loc(sp), at(layout.sTile), S * 4);
-  copy(loc(op), at(layout.oTile), O * 4);
-  step.end();
+    step.i32(r);
+    step.i32Eq();
+    step.if();
+    step.get(xp);
+    step.get(sp);
+    step.get(op);
+    step.call(r - 1);
+    step.end();
+  }
 
-  // func 2: probe() computes madd(a, b, c) from memory, to tell fused from unfused.
+  // func rowTile + 1: probe() computes madd(a, b, c) from memory, to tell fused from unfused.
   const probe = new FunctionBuilder([], [], opts.relaxed);
   probe.i32(layout.probe + 48);
   probe.madd(
@@ -769,7 +822,7 @@ function buildModule(
   probe.store(0);
 
   const pages = Math.ceil(layout.bytes / 65536);
-  return encodeModule(pages, [{ body: tile }, { body: step, exportName: 'step' }, { body: probe, exportName: 'probe' }]);
+  return encodeModule(pages, [...tiles.map((body) => ({ body })), { body: step, exportName: 'step' }, { body: probe, exportName: 'probe' }]);
 }
 
 /** Below this many floats a plain loop beats the call overhead of TypedArray.set. */
@@ -795,8 +848,10 @@ export function createStepper(weights: RnnWeights, options: StepperOptions): Fas
   validateWeights(weights);
   const { maxBatch } = options;
   checkMaxBatch(maxBatch);
-  const rowTile = options.rowTile ?? 2;
-  const colTile = options.colTile ?? 6;
+  // Turned on (if at all) before the first compile; the tile that suits 16 vector registers depends on it.
+  const revectorized = wasmRevectorize();
+  const rowTile = options.rowTile ?? (revectorized ? 4 : 2);
+  const colTile = options.colTile ?? (revectorized ? 4 : 6);
   const unroll = options.unroll ?? 2;
   for (const [name, v, max] of [
     ['rowTile', rowTile, 8],
@@ -872,6 +927,7 @@ export function createStepper(weights: RnnWeights, options: StepperOptions): Fas
     buffers,
     fusedMultiplyAdd,
     relaxedSimd: relaxed,
+    revectorized,
     step(batch: number, x: Float32Array, state: Float32Array, out: Float32Array): void {
       if (!(batch >= 0 && batch <= maxBatch && Number.isInteger(batch))) {
         throw new RangeError(`batch ${batch} is outside [0, ${maxBatch}] (maxBatch of this stepper)`);

@@ -5,16 +5,22 @@ import { describe, expect, it } from 'vitest';
 const PROCESS_TS = fileURLToPath(new URL('../src/process.ts', import.meta.url));
 const PROTOCOL = fileURLToPath(new URL('../../protocol/src/index.ts', import.meta.url));
 
-/** Runs an ES module script in a child node; `signals` are sent once it prints "ready". */
+/**
+ * Runs an ES module script in a child node. The first of `signals` is sent
+ * once it prints "ready", each next one once it printed more since the last
+ * (two signals sent back to back may be handled in either order).
+ */
 function run(script: string, signals: NodeJS.Signals[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
+    let seenAtLastSignal = -1;
     child.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
-      if (stdout.includes('ready') && signals.length > 0) {
-        for (const s of signals.splice(0)) child.kill(s);
+      if (stdout.includes('ready') && stdout.length > seenAtLastSignal && signals.length > 0) {
+        seenAtLastSignal = stdout.length;
+        child.kill(signals.shift()!);
       }
     });
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

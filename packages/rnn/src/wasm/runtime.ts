@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+
 /**
  * The slice of the WebAssembly JS API the steppers use. The workspace's
  * TypeScript libs (ES2024 + @types/node) do not declare `WebAssembly`, and a
@@ -8,6 +11,48 @@ interface WasmApi {
   validate(bytes: Uint8Array<ArrayBuffer>): boolean;
   Module: new (bytes: Uint8Array<ArrayBuffer>) => object;
   Instance: new (module: object, imports?: object) => { readonly exports: Record<string, unknown> };
+}
+
+/** The V8 flag of the revectorizer, see {@link wasmRevectorize}. */
+export const REVECTORIZE_FLAG = '--experimental-wasm-revectorize';
+/** Set to 0 to keep V8's wasm revectorizer off (default: on where the CPU has AVX2). */
+export const REVECTORIZE_ENV = 'STREAMCELL_WASM_REVECTORIZE';
+
+let revectorize: boolean | undefined;
+
+/**
+ * Whether our kernels are compiled with V8's wasm revectorizer, turning it on
+ * the first time it is asked (before any kernel is compiled). WebAssembly SIMD
+ * has 128-bit vectors only; V8's optimising compiler can fuse two identical
+ * 128-bit expression trees that load and store neighbouring addresses into one
+ * of 256-bit AVX2 instructions (`--experimental-wasm-revectorize`, off by
+ * default, in Node 24's V8). The kernels are generated so that their hot loops
+ * come in such pairs. Each lane still runs the very same operations (a fused
+ * multiply-add stays one fused multiply-add), so the results are the same bits
+ * as without it, which the tests check in a process where it is off.
+ *
+ * On when: the CPU is x86-64 with AVX2 (read from /proc/cpuinfo; elsewhere
+ * the flag would do nothing), and `STREAMCELL_WASM_REVECTORIZE` is not `0`.
+ * The flag is process-wide, so it also applies to any other WebAssembly the
+ * process compiles afterwards; set the variable to 0 to keep V8's defaults.
+ */
+export function wasmRevectorize(): boolean {
+  if (revectorize !== undefined) return revectorize;
+  const setting = process.env[REVECTORIZE_ENV];
+  if (setting !== undefined && setting !== '' && setting !== '0' && setting !== '1') {
+    throw new RangeError(`${REVECTORIZE_ENV} must be 0 or 1, got ${JSON.stringify(setting)}`);
+  }
+  revectorize = setting !== '0' && process.arch === 'x64' && cpuHasAvx2();
+  if (revectorize) setFlagsFromString(REVECTORIZE_FLAG);
+  return revectorize;
+}
+
+function cpuHasAvx2(): boolean {
+  try {
+    return /^flags\s*:.*\bavx2\b/m.test(readFileSync('/proc/cpuinfo', 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 /** Exports of an instantiated module, as the caller says they are. */
