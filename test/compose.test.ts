@@ -173,6 +173,19 @@ describe('deploy/docker/Dockerfile', () => {
     expect(dockerfile).toContain('CMD ["node", "src/main.ts"]');
   });
 
+  it('copies the patch of every patched dependency before installing', () => {
+    const workspace = readFileSync(join(ROOT, 'pnpm-workspace.yaml'), 'utf8');
+    const patchFiles = [...workspace.matchAll(/^ {2}\S+: (patches\/\S+)$/gm)].map((m) => m[1]!);
+    expect(patchFiles.length).toBeGreaterThan(0);
+    const install = dockerfile.search(/^RUN pnpm install/m);
+    expect(install).toBeGreaterThan(0);
+    const copied = [...dockerfile.slice(0, install).matchAll(/^COPY (?!--from)(?:--\S+ )*(.+) \S+$/gm)].flatMap((m) => m[1]!.split(/\s+/));
+    for (const file of patchFiles) {
+      expect(existsSync(join(ROOT, file)), file).toBe(true);
+      expect(copied.some((src) => file === src || file.startsWith(`${src}/`)), `${file} copied before pnpm install`).toBe(true);
+    }
+  });
+
   it('copies only paths that exist in the repository', () => {
     for (const m of dockerfile.matchAll(/^COPY (?!--from)(?:--\S+ )*(.+) \S+$/gm)) {
       for (const src of m[1]!.split(/\s+/)) expect(existsSync(join(ROOT, src)), `COPY source ${src}`).toBe(true);

@@ -60,3 +60,82 @@ export function forecastSteps(flat: ArrayLike<number>, targets: readonly string[
 export function encodeForecast(message: ForecastMessage): Buffer {
   return Buffer.from(JSON.stringify(message), 'utf8');
 }
+
+/**
+ * Writes the forecast messages of one model straight from its numbers,
+ * without building the message object: the very bytes {@link encodeForecast}
+ * gives for the same message (JSON.stringify's key order and number format;
+ * non-finite numbers become null), with the parts that never change for the
+ * model (its name and version, the target keys) prepared once. The worker
+ * writes one message per event, so this is on its hot path.
+ */
+export class ForecastWriter {
+  readonly #horizon: number;
+  readonly #targets: number;
+  readonly #model: string;
+  /** Per target position in a forecast step, in the order JSON.stringify emits them: [`"name":`, target index]. */
+  readonly #stepKeys: readonly (readonly [string, number])[];
+  readonly #errorKeys: readonly (readonly [string, number])[];
+  #topic = '';
+  #topicJson = '';
+
+  constructor(model: { readonly name: string; readonly version: string }, targets: readonly string[], horizon: number) {
+    this.#horizon = horizon;
+    this.#targets = targets.length;
+    this.#model = `,"model":${JSON.stringify({ name: model.name, version: model.version })},"source":{"topic":`;
+    // Key order as the objects forecastSteps (assignment) and Object.fromEntries build them:
+    // integer-like names first, ascending, then the rest in order.
+    const assigned: Record<string, number> = {};
+    targets.forEach((t, j) => {
+      assigned[t] = j;
+    });
+    const entries = Object.fromEntries(targets.map((t, j) => [t, j])) as Record<string, number>;
+    const keys = (o: Record<string, number>): [string, number][] => Object.keys(o).map((k) => [`${JSON.stringify(k)}:`, o[k]!]);
+    this.#stepKeys = keys(assigned);
+    this.#errorKeys = keys(entries);
+  }
+
+  /**
+   * One message: `forecast` is the head output laid out [step1 targets...,
+   * step2 targets..., ...] (horizon x targets values), `error` the one-step
+   * error per target or null when it is not known.
+   */
+  write(stream: string, ts: number, topic: string, partition: number, offset: string, forecast: ArrayLike<number>, error: ArrayLike<number> | null): Buffer {
+    const T = this.#targets;
+    if (forecast.length < this.#horizon * T || (error !== null && error.length < T)) {
+      throw new RangeError(`forecast needs ${this.#horizon * T} values and error ${T}; got ${forecast.length} and ${error?.length ?? 'none'}`);
+    }
+    if (topic !== this.#topic) {
+      this.#topic = topic;
+      this.#topicJson = JSON.stringify(topic);
+    }
+    let s = `{"stream":${JSON.stringify(stream)},"ts":${num(ts)}${this.#model}${this.#topicJson},"partition":${num(partition)},"offset":${JSON.stringify(offset)}},"forecast":[`;
+    for (let step = 0; step < this.#horizon; step++) {
+      s += step === 0 ? '{' : ',{';
+      const base = step * T;
+      for (let k = 0; k < this.#stepKeys.length; k++) {
+        const [key, j] = this.#stepKeys[k]!;
+        s += k === 0 ? key : `,${key}`;
+        s += num(forecast[base + j]!);
+      }
+      s += '}';
+    }
+    s += ']';
+    if (error !== null) {
+      s += ',"error":{';
+      for (let k = 0; k < this.#errorKeys.length; k++) {
+        const [key, j] = this.#errorKeys[k]!;
+        s += k === 0 ? key : `,${key}`;
+        s += num(error[j]!);
+      }
+      s += '}';
+    }
+    s += '}';
+    return Buffer.from(s, 'utf8');
+  }
+}
+
+/** A number as JSON.stringify writes it. */
+function num(v: number): string {
+  return Number.isFinite(v) ? String(v) : 'null';
+}

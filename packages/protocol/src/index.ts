@@ -2,7 +2,7 @@ export { ERROR_CODES, StreamcellError, isStreamcellError } from './errors.ts';
 export type { ErrorCode, StreamcellErrorOptions } from './errors.ts';
 export { DEAD_LETTER_CODES, DEFAULT_MAX_EVENT_BYTES, MAX_STREAM_ID_BYTES, checkStreamId, decodeEvent, readFeatureValues } from './event.ts';
 export type { DeadLetterCode, DecodeOptions, DecodedEvent, Rejection } from './event.ts';
-export { IDEMPOTENCY_HEADER, encodeForecast, forecastSteps, idempotencyKey } from './forecast.ts';
+export { ForecastWriter, IDEMPOTENCY_HEADER, encodeForecast, forecastSteps, idempotencyKey } from './forecast.ts';
 export type { ForecastMessage, SourceCoordinates } from './forecast.ts';
 export { DEAD_LETTER_HEADERS, deadLetter, deadLetterTopic } from './dead-letter.ts';
 export type { DeadLetterMessage } from './dead-letter.ts';

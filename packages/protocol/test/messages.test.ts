@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEAD_LETTER_HEADERS, deadLetter, deadLetterTopic, encodeForecast, forecastSteps, idempotencyKey } from '../src/index.ts';
+import { DEAD_LETTER_HEADERS, ForecastWriter, deadLetter, deadLetterTopic, encodeForecast, forecastSteps, idempotencyKey } from '../src/index.ts';
 
 describe('forecast messages', () => {
   it('lays the head output out step by step, keyed by target', () => {
@@ -15,6 +15,59 @@ describe('forecast messages', () => {
     const msg = { stream: 's', ts: 1, model: { name: 'm', version: '3' }, source, forecast: [{ temp: 1 }] };
     expect(JSON.parse(encodeForecast(msg).toString())).toEqual(msg);
     expect(idempotencyKey(source)).toBe('events/4/1812');
+  });
+});
+
+describe('ForecastWriter', () => {
+  /** What the writer must equal: the message object through encodeForecast. */
+  const viaObject = (
+    model: { name: string; version: string },
+    targets: string[],
+    horizon: number,
+    args: { stream: string; ts: number; topic: string; partition: number; offset: string; flat: number[]; error: number[] | null },
+  ): Buffer =>
+    encodeForecast({
+      stream: args.stream,
+      ts: args.ts,
+      model,
+      source: { topic: args.topic, partition: args.partition, offset: args.offset },
+      forecast: forecastSteps(args.flat, targets, horizon),
+      ...(args.error === null ? {} : { error: Object.fromEntries(targets.map((t, j) => [t, args.error![j]!])) }),
+    });
+
+  it('writes the bytes encodeForecast writes, for awkward names and numbers too', () => {
+    let seed = 12345;
+    const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+    const names = ['temp', 'humidity', '2', '10', '0', 'é"\\n', 'tab\t', '__proto__', 'constructor', '😀', '-1', '1.5', '007'];
+    const numbers = [0, -0, 1, -1.5, NaN, Infinity, -Infinity, 1e21, 1e-7, 5e-324, 123456789.123, Math.fround(0.1), -Math.fround(3.3), 2 ** 53 + 2];
+    const streams = ['s', 'sensor-42', 'ünï"code\\', '\u2028', 'x'.repeat(256)];
+    for (let round = 0; round < 300; round++) {
+      const count = 1 + Math.floor(rand() * 4);
+      const targets = [...new Set(Array.from({ length: count }, () => pick(names)))];
+      const horizon = 1 + Math.floor(rand() * 4);
+      const model = { name: pick(['m', 'weather', 'a"b']), version: pick(['1', '10', 'v"2']) };
+      const writer = new ForecastWriter(model, targets, horizon);
+      for (let msg = 0; msg < 3; msg++) {
+        const args = {
+          stream: pick(streams),
+          ts: pick([0, 1764219600000, 1.5]),
+          topic: pick(['events', 'sensors.v2', 'qu"ote']),
+          partition: Math.floor(rand() * 12),
+          offset: String(Math.floor(rand() * 1e12)),
+          flat: Array.from({ length: horizon * targets.length }, () => (rand() < 0.5 ? pick(numbers) : rand() * 200 - 100)),
+          error: rand() < 0.3 ? null : Array.from({ length: targets.length }, () => pick(numbers)),
+        };
+        const got = writer.write(args.stream, args.ts, args.topic, args.partition, args.offset, Float64Array.from(args.flat), args.error && Float64Array.from(args.error));
+        expect(got.toString('utf8'), JSON.stringify({ targets, horizon, args })).toBe(viaObject(model, targets, horizon, args).toString('utf8'));
+      }
+    }
+  });
+
+  it('refuses arrays shorter than the model needs', () => {
+    const writer = new ForecastWriter({ name: 'm', version: '1' }, ['a', 'b'], 2);
+    expect(() => writer.write('s', 1, 't', 0, '0', [1, 2, 3], null)).toThrow(RangeError);
+    expect(() => writer.write('s', 1, 't', 0, '0', [1, 2, 3, 4], [1])).toThrow(RangeError);
   });
 });
 

@@ -10,6 +10,7 @@
 import { join } from 'node:path';
 import { ModelCatalog, createScaler, loadModel, specOf, type FeatureScaler, type Manifest } from '@streamcell/model';
 import { createStepper, stateSize, type FastStepper } from '@streamcell/rnn';
+import { ForecastWriter } from '@streamcell/protocol';
 import { modelVersionHash } from '@streamcell/state';
 import type { Logger, WorkerMetrics } from '@streamcell/telemetry';
 
@@ -25,6 +26,8 @@ export interface ServingModel {
   readonly stateSize: number;
   /** Feature index of each target, for the actual values the forecasts are scored against. */
   readonly targetFeature: readonly number[];
+  /** Writes this model's forecast messages. */
+  readonly forecasts: ForecastWriter;
 }
 
 /** An immutable view of the models serving at one moment. */
@@ -89,6 +92,7 @@ export class ModelRegistry {
       scaler: createScaler(manifest),
       stateSize: stateSize(spec),
       targetFeature: manifest.targets.map((t) => manifest.features.indexOf(t)),
+      forecasts: new ForecastWriter({ name, version }, manifest.targets, manifest.horizon),
     };
   }
 }

@@ -17,13 +17,10 @@ import {
   deadLetter,
   deadLetterTopic,
   decodeEvent,
-  encodeForecast,
-  forecastSteps,
   idempotencyKey,
   isStreamcellError,
   readFeatureValues,
   type DeadLetterCode,
-  type ForecastMessage,
 } from '@streamcell/protocol';
 import { routeModel } from '@streamcell/model';
 import type { BatchControl, InboundBatch, InboundMessage, OutboundMessage, OutboundRecords, Sink } from '@streamcell/streams';
@@ -375,15 +372,9 @@ export class BatchPipeline {
       for (let t = 0; t < T; t++) actual[t] = ev.raw[model.targetFeature[t]!]!;
       const scored = scoreAndShift(w.layout, w.history, w.known, actual, forecast, modelSums, oneStep, scratch);
       w.known = scored.known;
-      const msg: ForecastMessage = {
-        stream: w.stream,
-        ts: ev.ts,
-        model: { name: model.name, version: model.version },
-        source: { topic: ev.msg.topic, partition: ev.msg.partition, offset: ev.msg.offset },
-        forecast: forecastSteps(forecast, manifest.targets, manifest.horizon),
-        ...(scored.hasOneStepError ? { error: Object.fromEntries(manifest.targets.map((t, j) => [t, oneStep[j]!])) } : {}),
-      };
-      out.forecasts.push({ key: w.stream, value: encodeForecast(msg), headers: { [IDEMPOTENCY_HEADER]: idempotencyKey(msg.source) } });
+      const { topic, partition, offset } = ev.msg;
+      const value = model.forecasts.write(w.stream, ev.ts, topic, partition, offset, forecast, scored.hasOneStepError ? oneStep : null);
+      out.forecasts.push({ key: w.stream, value, headers: { [IDEMPOTENCY_HEADER]: idempotencyKey(ev.msg) } });
       out.times.push(ev.ts, ev.msg.timestamp);
       out.perModel.set(model.name, (out.perModel.get(model.name) ?? 0) + 1);
       w.topicHash = ev.topicHash;
