@@ -20,7 +20,7 @@ function run(script: string, signals: NodeJS.Signals[] = []): Promise<{ code: nu
       stdout += d.toString();
       if (stdout.includes('ready') && stdout.length > seenAtLastSignal && signals.length > 0) {
         seenAtLastSignal = stdout.length;
-        child.kill(signals.shift()!);
+        child.kill(signals.shift());
       }
     });
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
