@@ -22,7 +22,7 @@ export class MemoryStateStore implements StateStore {
     return Promise.resolve(
       writes.map((w) => {
         const current = this.#get(w.key);
-        // Same comparison as saveState-1.lua: GETRANGE 8..23 of the stored value.
+        // Same comparison as saveStates-n.lua: GETRANGE 8..23 of the stored value.
         const stored = current === null ? Buffer.alloc(0) : current.subarray(GUARD_OFFSET, GUARD_OFFSET + GUARD_BYTES);
         const expected = w.expectGuard ?? Buffer.alloc(0);
         if (!stored.equals(expected)) return SAVE_RESULT.conflict;

@@ -76,7 +76,9 @@ export function encodeGuard(topic: string, partition: number, offset: number): B
 /** Serialises a record. */
 export function encodeRecord(r: StateRecord): Buffer {
   const floats = r.state.length + r.scoring.length;
-  const b = Buffer.alloc(RECORD_HEADER_BYTES + 4 * floats);
+  // Not zero-filled (a worker writes one per stream per batch): every byte is written below.
+  const b = Buffer.allocUnsafe(RECORD_HEADER_BYTES + 4 * floats);
+  b.fill(0, 0, RECORD_HEADER_BYTES);
   b[0] = MAGIC0;
   b[1] = MAGIC1;
   b[2] = FORMAT_VERSION;
@@ -89,9 +91,17 @@ export function encodeRecord(r: StateRecord): Buffer {
   b.writeUInt32LE(r.state.length, 40);
   b.writeUInt32LE(r.scoring.length, 44);
   b.writeUInt32LE(r.historyKnown, 48);
-  const f = new Float32Array(b.buffer, b.byteOffset + RECORD_HEADER_BYTES, floats);
-  f.set(r.state, 0);
-  f.set(r.scoring, r.state.length);
+  if ((b.byteOffset + RECORD_HEADER_BYTES) % 4 === 0) {
+    const f = new Float32Array(b.buffer, b.byteOffset + RECORD_HEADER_BYTES, floats);
+    f.set(r.state, 0);
+    f.set(r.scoring, r.state.length);
+  } else {
+    // Node's pool hands out 8-byte-aligned slices; this is only in case that ever changes.
+    const f = new Float32Array(floats);
+    f.set(r.state, 0);
+    f.set(r.scoring, r.state.length);
+    b.set(new Uint8Array(f.buffer), RECORD_HEADER_BYTES);
+  }
   return b;
 }
 

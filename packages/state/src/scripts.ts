@@ -3,17 +3,18 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { StreamcellError } from '@streamcell/protocol';
 
-/** A Lua script read from a file named `verbNoun-<numKeys>.lua`. */
+/** A Lua script read from a file named `verbNoun-<numKeys>.lua` (`-n`: the caller passes the number of keys first). */
 export interface LuaScript {
   /** `verbNoun` from the file name. */
   readonly verb: string;
   /** Name the script is registered under on a client: carries the version. */
   readonly command: string;
-  readonly numberOfKeys: number;
+  /** Null for `-n` scripts: each call passes its number of keys as the first argument. */
+  readonly numberOfKeys: number | null;
   readonly lua: string;
 }
 
-const FILE_NAME = /^([a-z][A-Za-z0-9]*)-(\d+)\.lua$/;
+const FILE_NAME = /^([a-z][A-Za-z0-9]*)-(\d+|n)\.lua$/;
 
 /**
  * Reads every `verbNoun-<numKeys>.lua` in `dir`. The registered command name
@@ -28,13 +29,13 @@ export function readLuaScripts(dir: string, version: string): LuaScript[] {
     .map((file) => {
       const m = FILE_NAME.exec(file);
       if (!m) {
-        throw new StreamcellError('internal', `${join(dir, file)}: Lua script names must read verbNoun-<numKeys>.lua`);
+        throw new StreamcellError('internal', `${join(dir, file)}: Lua script names must read verbNoun-<numKeys>.lua or verbNoun-n.lua`);
       }
       const verb = m[1]!;
       return {
         verb,
         command: `${verb}_v${suffix}`,
-        numberOfKeys: Number(m[2]),
+        numberOfKeys: m[2] === 'n' ? null : Number(m[2]),
         lua: readFileSync(join(dir, file), 'utf8'),
       };
     });
@@ -47,7 +48,7 @@ export function readLuaScripts(dir: string, version: string): LuaScript[] {
 export function defineLuaScripts(redis: Redis, scripts: readonly LuaScript[]): Map<string, string> {
   const names = new Map<string, string>();
   for (const s of scripts) {
-    redis.defineCommand(s.command, { numberOfKeys: s.numberOfKeys, lua: s.lua });
+    redis.defineCommand(s.command, s.numberOfKeys === null ? { lua: s.lua } : { numberOfKeys: s.numberOfKeys, lua: s.lua });
     names.set(s.verb, s.command);
   }
   return names;

@@ -29,7 +29,7 @@ export interface StateStore {
 /** Maps a script's numeric reply to a {@link SaveResult}, failing loudly on anything else. */
 export function toSaveResult(reply: unknown, key: string): SaveResult {
   if (reply === SAVE_RESULT.written || reply === SAVE_RESULT.conflict) return reply;
-  throw new StreamcellError('internal', `saveState returned ${String(reply)} for ${key}`);
+  throw new StreamcellError('internal', `saveStates returned ${String(reply)} for ${key}`);
 }
 
 /**

@@ -79,6 +79,27 @@ export function stateStoreContract(open: () => { store: StateStore; prefix: stri
     expect(await store.load([key])).toEqual([null]);
   });
 
+  it('decides each of a thousand writes on its own, results in order (stores may split large saves)', async () => {
+    const { store, prefix } = open();
+    const keys = Array.from({ length: 1000 }, (_, i) => `${prefix}many:${i}`);
+    const first = keys.map((key, i) => ({ key, expectGuard: null, value: recordAt('t', 0, 1, i) }));
+    expect(await store.save(first, 60_000)).toEqual(keys.map(() => SAVE_RESULT.written));
+    // Every seventh writer holds a stale guard (it saw no key); every eleventh deletes.
+    const loaded = await store.load(keys);
+    const second = keys.map((key, i) => ({
+      key,
+      expectGuard: i % 7 === 3 ? null : guardOf(loaded[i]!),
+      value: i % 11 === 5 ? null : recordAt('t', 0, 2, i + 0.5),
+    }));
+    const results = await store.save(second, 60_000);
+    expect(results).toEqual(keys.map((_, i) => (i % 7 === 3 ? SAVE_RESULT.conflict : SAVE_RESULT.written)));
+    const after = await store.load(keys);
+    after.forEach((raw, i) => {
+      const expected = i % 7 === 3 ? recordAt('t', 0, 1, i) : i % 11 === 5 ? null : recordAt('t', 0, 2, i + 0.5);
+      expect(raw, keys[i]).toEqual(expected);
+    });
+  });
+
   it('lets states expire after their TTL', async () => {
     const { store, prefix } = open();
     const key = `${prefix}ttl`;
