@@ -109,8 +109,14 @@ export function encodeRecord(r: StateRecord): Buffer {
  * Parses a record, or returns a reason string when the bytes are not one
  * (another program's key, a truncated write, a future format): the caller
  * then treats the stream as new, counting the reset.
+ *
+ * `into`: arrays to read the state and scoring floats into when the record's
+ * lengths equal theirs (the record's `state` and `scoring` are then these
+ * very arrays), saving a fresh array per record on a worker's hot path.
+ * With other lengths the record gets arrays of its own and `into` is left
+ * untouched.
  */
-export function decodeRecord(b: Uint8Array): StateRecord | string {
+export function decodeRecord(b: Uint8Array, into?: { readonly state: Float32Array; readonly scoring: Float32Array }): StateRecord | string {
   if (b.length < RECORD_HEADER_BYTES) return `record is ${b.length} bytes; the header alone is ${RECORD_HEADER_BYTES}`;
   if (b[0] !== MAGIC0 || b[1] !== MAGIC1) return 'not a streamcell state record';
   if (b[2] !== FORMAT_VERSION) return `state record format ${b[2]} is not supported`;
@@ -120,8 +126,19 @@ export function decodeRecord(b: Uint8Array): StateRecord | string {
   const floats = s + n;
   if (b.length !== RECORD_HEADER_BYTES + 4 * floats) return `record is ${b.length} bytes; its header describes ${RECORD_HEADER_BYTES + 4 * floats}`;
   // Copy out: the source buffer may be pooled or unaligned.
-  const all = new Float32Array(floats);
-  new Uint8Array(all.buffer).set(b.subarray(RECORD_HEADER_BYTES));
+  let state: Float32Array;
+  let scoring: Float32Array;
+  if (into !== undefined && into.state.length === s && into.scoring.length === n) {
+    state = into.state;
+    scoring = into.scoring;
+    new Uint8Array(state.buffer, state.byteOffset, 4 * s).set(b.subarray(RECORD_HEADER_BYTES, RECORD_HEADER_BYTES + 4 * s));
+    new Uint8Array(scoring.buffer, scoring.byteOffset, 4 * n).set(b.subarray(RECORD_HEADER_BYTES + 4 * s));
+  } else {
+    const all = new Float32Array(floats);
+    new Uint8Array(all.buffer).set(b.subarray(RECORD_HEADER_BYTES));
+    state = all.subarray(0, s);
+    scoring = all.subarray(s);
+  }
   return {
     modelHash: v.getUint32(4, true),
     topicHash: v.getUint32(8, true),
@@ -129,8 +146,8 @@ export function decodeRecord(b: Uint8Array): StateRecord | string {
     offset: v.getFloat64(16, true),
     lastEventTs: v.getFloat64(24, true),
     steps: v.getFloat64(32, true),
-    state: all.subarray(0, s),
-    scoring: all.subarray(s),
+    state,
+    scoring,
     historyKnown: v.getUint32(48, true),
   };
 }

@@ -24,6 +24,24 @@ describe('state record codec', () => {
     expect(back).toEqual(r);
   });
 
+  it('reads the floats into arrays of the caller when their lengths match, at any byte alignment', () => {
+    const r = lstmRecord(2, 64, 4, 2);
+    for (const shift of [0, 1, 2, 3]) {
+      // An unaligned copy of the bytes, as a reply buffer may be.
+      const bytes = Buffer.concat([Buffer.alloc(shift), encodeRecord(r)]).subarray(shift);
+      const block = new Float32Array(r.state.length + r.scoring.length + 8).fill(9);
+      const into = { state: block.subarray(4, 4 + r.state.length), scoring: block.subarray(4 + r.state.length, 4 + r.state.length + r.scoring.length) };
+      const back = decodeRecord(bytes, into);
+      expect(back).toEqual(r);
+      expect(typeof back !== 'string' && back.state === into.state && back.scoring === into.scoring).toBe(true);
+      expect([...block.subarray(0, 4), ...block.subarray(block.length - 4)]).toEqual(new Array(8).fill(9));
+    }
+    const other = { state: new Float32Array(3).fill(7), scoring: new Float32Array(2).fill(7) };
+    const back = decodeRecord(encodeRecord(r), other);
+    expect(back).toEqual(r);
+    expect([...other.state, ...other.scoring]).toEqual([7, 7, 7, 7, 7]);
+  });
+
   it('stays within the size budget 2 x layers x hidden x 4 + horizon x outputSize x 4 + 64 for LSTM from horizon 3 on', () => {
     for (const [layers, hidden, horizon, targets] of [[1, 32, 3, 1], [2, 64, 4, 2], [3, 128, 12, 5]] as const) {
       const r = lstmRecord(layers, hidden, horizon, targets);

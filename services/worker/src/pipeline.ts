@@ -62,6 +62,8 @@ export interface PipelineDeps {
   readonly activeStreams?: ActiveStreams;
 }
 
+const NO_FLOATS = new Float32Array(0);
+
 /** Compare-and-set rounds before a batch gives up (and is redelivered). */
 const MAX_SAVE_ATTEMPTS = 5;
 
@@ -222,8 +224,9 @@ export class BatchPipeline {
           events: [],
           loadedGuard: null,
           hasRecord: false,
-          state: new Float32Array(model.stateSize),
-          history: new Float32Array(layout.size),
+          // Placed in the batch's one block of floats below.
+          state: NO_FLOATS,
+          history: NO_FLOATS,
           known: 0,
           topicHash: 0,
           partition: -1,
@@ -237,7 +240,16 @@ export class BatchPipeline {
       }
       w.events.push({ msg, topicHash, offset: Number(msg.offset), ts: e.ts, reset: e.reset, end: e.end, raw, scaled });
     }
-    return [...works.values()];
+    // One allocation for the states and histories of all the batch's streams, not two per stream.
+    const list = [...works.values()];
+    const floats = list.reduce((n, w) => n + w.model.stateSize + w.layout.size, 0);
+    const block = new Float32Array(floats);
+    let at = 0;
+    for (const w of list) {
+      w.state = block.subarray(at, (at += w.model.stateSize));
+      w.history = block.subarray(at, (at += w.layout.size));
+    }
+    return list;
   }
 
   async #load(works: StreamWork[]): Promise<void> {
@@ -262,7 +274,8 @@ export class BatchPipeline {
     w.deleted = false;
     w.toApply = [];
     if (raw === null) return;
-    const rec = decodeRecord(raw);
+    // Reads the floats straight into w.state and w.history when the shapes match; zeroed again below if they must not count.
+    const rec = decodeRecord(raw, { state: w.state, scoring: w.history });
     if (typeof rec === 'string') {
       metrics.stateResets.inc({ reason: 'unreadable' });
       this.#log.warn({ key: w.key, reason: rec }, 'stored state unreadable; starting the stream afresh');
@@ -274,15 +287,16 @@ export class BatchPipeline {
     w.offset = rec.offset;
     w.lastTs = rec.lastEventTs;
     if (rec.modelHash !== w.model.hash) {
+      w.state.fill(0);
+      w.history.fill(0);
       metrics.stateResets.inc({ reason: 'model_version' });
       return;
     }
-    if (rec.state.length !== w.state.length || rec.scoring.length !== w.history.length) {
+    if (rec.state !== w.state || rec.scoring !== w.history) {
+      // Other lengths: decodeRecord left w.state and w.history zero.
       metrics.stateResets.inc({ reason: 'shape' });
       return;
     }
-    w.state.set(rec.state);
-    w.history.set(rec.scoring);
     w.known = rec.historyKnown;
     w.steps = rec.steps;
   }
