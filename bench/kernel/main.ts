@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
-import { CELL_TYPES, createStepper, REVECTORIZE_ENV, stateSize } from '@streamcell/rnn';
+import { CELL_TYPES, createStepper, measureFmaPeak, REVECTORIZE_ENV, stateSize } from '@streamcell/rnn';
 import type { CellType, RnnSpec } from '@streamcell/rnn';
 import type { Rate, RunCalls, TimingPlan } from './measure.ts';
 import { FULL_PLAN, QUICK_PLAN, measureCallRates } from './measure.ts';
@@ -216,6 +216,9 @@ async function main(): Promise<void> {
     }
   }
 
+  // The ceiling the GFLOP/s columns are read against, measured the same way our kernel computes.
+  const peak = measureFmaPeak(options.quick ? 0.05 : 0.3);
+
   const json = formatJson(rows);
   const resultsDir = new URL('../results/', import.meta.url);
   mkdirSync(resultsDir, { recursive: true });
@@ -232,6 +235,10 @@ async function main(): Promise<void> {
   console.log(
     `${kernel} | ort: onnxruntime-node ${ort.env.versions.node ?? '?'}, 1 intra-op and 1 inter-op thread, ` +
       'sequential, all graph optimisations',
+  );
+  console.log(
+    `peak of one thread, WebAssembly ${peak.relaxed ? 'relaxed_madd' : 'mul + add'} ${peak.revectorized ? 'revectorized to 256-bit' : '128-bit'}: ` +
+      `${peak.gflops.toFixed(1)} GFLOP/s (a loop of independent multiply-adds, nothing else)`,
   );
   console.log(`1-min load average ${loadBefore.toFixed(2)} at start, ${loadavg()[0]!.toFixed(2)} at end (${cpus().length} cores)`);
   console.log(

@@ -44,6 +44,8 @@ export { createReferenceStepper } from './reference.ts';
 export type { FloatArray, ReferenceStepper } from './reference.ts';
 export { createStepper, relaxedSimdSupported } from './fast.ts';
 export { REVECTORIZE_ENV, wasmRevectorize } from './wasm/runtime.ts';
+export { measureFmaPeak } from './peak.ts';
+export type { FmaPeak } from './peak.ts';
 export type { FastStepper, StepperBuffers, StepperOptions } from './fast.ts';
 export { initWeights, seededRandom, uniform } from './init.ts';
 export type { Random } from './init.ts';
