@@ -6,9 +6,11 @@ export type {
   OutboundMessage,
   OutboundRecords,
   PartitionLag,
+  SendOptions,
   Sink,
   Source,
 } from './types.ts';
+export { SendWithdrawnError } from './types.ts';
 export { KafkaSource } from './kafka-source.ts';
 export type { KafkaSourceOptions } from './kafka-source.ts';
 export { KafkaSink } from './kafka-sink.ts';

@@ -2,7 +2,7 @@ import { Partitioners, type Kafka, type Message, type Producer, type RetryOption
 import { StreamcellError } from '@streamcell/protocol';
 import { createKafkaClient, findCause, kafkaUnavailable, type KafkaConnectionOptions } from './kafka-client.ts';
 import { silentLogger, type StreamsLogger } from './logger.ts';
-import type { OutboundMessage, OutboundRecords, Sink } from './types.ts';
+import { SendWithdrawnError, type OutboundMessage, type OutboundRecords, type SendOptions, type Sink } from './types.ts';
 
 /** Settings of a {@link KafkaSink}. */
 export interface KafkaSinkOptions extends KafkaConnectionOptions {
@@ -94,12 +94,26 @@ export class KafkaSink implements Sink {
    * to; partitions the failed request did write then hold those messages
    * twice, with the same content, which at-least-once delivery allows.
    */
-  send(records: readonly OutboundRecords[]): Promise<void> {
+  send(records: readonly OutboundRecords[], options: SendOptions = {}): Promise<void> {
     const total = records.reduce((n, r) => n + r.messages.length, 0);
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(new SendWithdrawnError());
     if (total === 0) return Promise.resolve();
     if (!this.#connected) return Promise.reject(new StreamcellError('internal', 'KafkaSink.send called before connect() or after disconnect()'));
     return new Promise<void>((resolve, reject) => {
-      this.#waiting.push({ records, resolve, reject });
+      const pending: PendingSend = { records, resolve, reject };
+      if (signal !== undefined) {
+        // Still waiting when aborted: take it out of the queue; nothing of it was sent.
+        const withdraw = (): void => {
+          const at = this.#waiting.indexOf(pending);
+          if (at < 0) return;
+          this.#waiting.splice(at, 1);
+          reject(new SendWithdrawnError());
+        };
+        signal.addEventListener('abort', withdraw, { once: true });
+        pending.release = () => signal.removeEventListener('abort', withdraw);
+      }
+      this.#waiting.push(pending);
       if (!this.#flushing) void this.#flush();
     });
   }
@@ -108,6 +122,8 @@ export class KafkaSink implements Sink {
     this.#flushing = true;
     while (this.#waiting.length > 0) {
       const group = this.#waiting.splice(0, this.#mergeable());
+      // Dispatched: an abort can no longer withdraw these.
+      for (const g of group) g.release?.();
       try {
         await this.#sendNow(group.flatMap((g) => g.records));
         for (const g of group) g.resolve();
@@ -182,6 +198,8 @@ interface PendingSend {
   readonly records: readonly OutboundRecords[];
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
+  /** Stops listening to the send's abort signal, once it is dispatched. */
+  release?: () => void;
 }
 
 /**

@@ -2,7 +2,8 @@ import { StreamcellError } from '@streamcell/protocol';
 import { silentLogger, type StreamsLogger } from './logger.ts';
 import { partitionForKey } from './murmur2.ts';
 import type { EnsureTopicsResult, TopicSpec } from './topics.ts';
-import type { BatchControl, BatchHandler, InboundBatch, InboundMessage, OutboundMessage, OutboundRecords, PartitionLag, Sink, Source } from './types.ts';
+import { SendWithdrawnError } from './types.ts';
+import type { BatchControl, BatchHandler, InboundBatch, InboundMessage, OutboundMessage, OutboundRecords, PartitionLag, SendOptions, Sink, Source } from './types.ts';
 
 /** Settings of a {@link MemoryLog}. */
 export interface MemoryLogOptions {
@@ -459,7 +460,9 @@ class MemorySink implements Sink {
     return Promise.resolve();
   }
 
-  send(records: readonly OutboundRecords[]): Promise<void> {
+  send(records: readonly OutboundRecords[], options: SendOptions = {}): Promise<void> {
+    // Appends at once, so a send is only withdrawn when aborted before it is made.
+    if (options.signal?.aborted) return Promise.reject(new SendWithdrawnError());
     if (records.every((r) => r.messages.length === 0)) return Promise.resolve();
     // Same contract as KafkaSink, so that a lifecycle bug shows up in the demo too.
     if (!this.#connected) return Promise.reject(new StreamcellError('internal', 'sink send called before connect() or after disconnect()'));

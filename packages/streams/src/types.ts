@@ -86,10 +86,28 @@ export interface OutboundRecords {
   readonly messages: readonly OutboundMessage[];
 }
 
+/** Options of {@link Sink.send}. */
+export interface SendOptions {
+  /**
+   * Aborting withdraws the send if it is still waiting for its turn: it then
+   * rejects with {@link SendWithdrawnError} and nothing of it was written.
+   * Once its request has gone out, aborting changes nothing.
+   */
+  readonly signal?: AbortSignal;
+}
+
 /** A producer: idempotent, acks from all in-sync replicas. */
 export interface Sink {
   connect(): Promise<void>;
   /** Sends everything in one request where the client allows; resolves once all are acknowledged. */
-  send(records: readonly OutboundRecords[]): Promise<void>;
+  send(records: readonly OutboundRecords[], options?: SendOptions): Promise<void>;
   disconnect(): Promise<void>;
+}
+
+/** A send withdrawn through its abort signal before any of it went out: none of its messages were written. */
+export class SendWithdrawnError extends Error {
+  constructor() {
+    super('the send was withdrawn before it went out; nothing of it was written');
+    this.name = 'SendWithdrawnError';
+  }
 }

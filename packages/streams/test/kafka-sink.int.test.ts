@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isStreamcellError, type StreamcellError } from '@streamcell/protocol';
 import { openTestEnv, type TestEnv } from '../../../test/support/services.ts';
-import { KafkaSink, KafkaSource, ensureTopics, partitionForKey, type InboundMessage, type StreamsLogger } from '../src/index.ts';
+import { KafkaSink, KafkaSource, SendWithdrawnError, ensureTopics, partitionForKey, type InboundMessage, type StreamsLogger } from '../src/index.ts';
 import { waitFor } from './source-contract.ts';
 
 let env: TestEnv;
@@ -118,6 +118,35 @@ describe('KafkaSink', () => {
       // is there and their first copies are in order.
       expect([...new Set(values)]).toEqual(expected);
     }
+  });
+
+  it('withdraws a send aborted while it waits behind another (nothing of it written), and ignores an abort once it went out', async () => {
+    const topic = await env.createTopic('withdrawn', 1);
+    const sink = new KafkaSink({ brokers: env.brokers, clientId: `${env.ns}-withdraw` });
+    await sink.connect();
+    try {
+      const records = (value: string): { topic: string; messages: { key: string; value: string }[] }[] => [{ topic, messages: [{ key: 'k', value }] }];
+      // The first send goes out at once; the second waits for it.
+      const first = sink.send(records('first'));
+      const waiting = new AbortController();
+      const second = sink.send(records('withdrawn'), { signal: waiting.signal }).catch((e: unknown) => e);
+      waiting.abort();
+      expect(await second).toBeInstanceOf(SendWithdrawnError);
+      await first;
+      // Already aborted: refused before queueing.
+      await expect(sink.send(records('never'), { signal: waiting.signal })).rejects.toBeInstanceOf(SendWithdrawnError);
+      // Aborted after it went out: no effect, it is written.
+      const late = new AbortController();
+      const third = sink.send(records('third'), { signal: late.signal });
+      await new Promise((r) => setImmediate(r));
+      late.abort();
+      await third;
+    } finally {
+      await sink.disconnect();
+    }
+    // Had the withdrawn send been written, it would be the second message.
+    const got = await readAll([topic], 2);
+    expect(got.map((m) => m.value!.toString())).toEqual(['first', 'third']);
   });
 
   it('reports an unreachable broker, a missing topic and a send before connect as StreamcellErrors', async () => {

@@ -14,9 +14,9 @@ import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { checkStreamId, isStreamcellError, type ErrorCode } from '@streamcell/protocol';
-import type { Sink } from '@streamcell/streams';
+import { SendWithdrawnError, type Sink } from '@streamcell/streams';
 import type { GatewayMetrics, Logger } from '@streamcell/telemetry';
-import { within } from './deadline.ts';
+import { settleWithin, type Settled } from './deadline.ts';
 import type { GatewayConfig } from './config.ts';
 import { checkEvents, statusOf, type RefusedEvent } from './ingest.ts';
 import { latestForecast, type StateReader } from './latest.ts';
@@ -28,7 +28,17 @@ import { openApiDocument } from './openapi.ts';
 export interface AppDeps {
   readonly config: Pick<
     GatewayConfig,
-    'eventsTopic' | 'topicModels' | 'defaultModel' | 'maxEventBytes' | 'bodyLimitBytes' | 'maxBatchEvents' | 'produceTimeoutMs' | 'token' | 'stateKeyPrefix' | 'stateTtlMs'
+    | 'eventsTopic'
+    | 'topicModels'
+    | 'defaultModel'
+    | 'maxEventBytes'
+    | 'bodyLimitBytes'
+    | 'maxBatchEvents'
+    | 'produceTimeoutMs'
+    | 'producePendingBytes'
+    | 'token'
+    | 'stateKeyPrefix'
+    | 'stateTtlMs'
   >;
   readonly models: () => GatewayModels;
   readonly sink: Sink;
@@ -217,6 +227,65 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.get('/metrics', async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
 
   // --- the API ----------------------------------------------------------------
+
+  /**
+   * Event bytes handed to the sink and not yet acknowledged or failed,
+   * including those of requests that were already answered 503 (their send
+   * goes on). Bounded by PRODUCE_MAX_PENDING_BYTES, so that a Kafka outage
+   * cannot pile up requests without end and write them all, long after their
+   * clients were told 503 and retried, once it ends.
+   */
+  let pendingBytes = 0;
+
+  /**
+   * Produces a request's accepted events, or refuses them with 503: code
+   * `overloaded` when none of them was written (over the pending limit, or
+   * still queued in the gateway when the timeout came and withdrawn), code
+   * `kafka_unavailable` when Kafka failed or did not answer in time after
+   * they went out, so they may have been written.
+   */
+  const produce = async (accepted: readonly { stream: string; value: Buffer }[]): Promise<void> => {
+    const bytes = accepted.reduce((n, e) => n + e.value.length, 0);
+    if (pendingBytes + bytes > config.producePendingBytes) {
+      metrics.eventsRejected.inc({ code: 'overloaded' }, accepted.length);
+      throw new HttpRefusal(503, 'overloaded', `${pendingBytes} bytes of events are already waiting for Kafka on this gateway (limit ${config.producePendingBytes}); none of these events were written; retry later`);
+    }
+    pendingBytes += bytes;
+    const t0 = performance.now();
+    const abort = new AbortController();
+    const sending = deps.sink.send([{ topic: config.eventsTopic, messages: accepted.map((e) => ({ key: e.stream, value: e.value })) }], { signal: abort.signal });
+    const release = (): void => {
+      pendingBytes -= bytes;
+    };
+    sending.then(release, release);
+    let settled: Settled<void>;
+    try {
+      settled = await settleWithin(sending, config.produceTimeoutMs);
+    } catch (err) {
+      if (err instanceof HttpRefusal || isStreamcellError(err)) throw err;
+      throw new HttpRefusal(503, 'kafka_unavailable', `Kafka refused the events: ${(err as Error).message}`);
+    }
+    if (!settled.done) {
+      // Withdraw them if they are still queued here; a withdrawal settles the send at once.
+      abort.abort();
+      const after = await settleWithin(
+        sending.then(
+          () => 'written' as const,
+          (err: unknown) => (err instanceof SendWithdrawnError ? ('withdrawn' as const) : ('failed' as const)),
+        ),
+        0,
+      );
+      if (after.done && after.value === 'withdrawn') {
+        metrics.eventsRejected.inc({ code: 'overloaded' }, accepted.length);
+        throw new HttpRefusal(503, 'overloaded', `Kafka did not take the events within ${config.produceTimeoutMs} ms and they were withdrawn before being sent: none were written; retry later`);
+      }
+      if (!after.done || after.value === 'failed') {
+        throw new HttpRefusal(503, 'kafka_unavailable', `Kafka did not acknowledge the events within ${config.produceTimeoutMs} ms; they may or may not have been written`);
+      }
+    }
+    metrics.produceSeconds.observe((performance.now() - t0) / 1000);
+  };
+
   app.post('/v1/events', async (request, reply) => {
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const snapshot = deps.models();
@@ -228,16 +297,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const { accepted, refused, batch } = checked;
     for (const r of refused) metrics.eventsRejected.inc({ code: r.code });
     if (accepted.length > 0) {
-      const t0 = performance.now();
-      await within(
-        deps.sink.send([{ topic: config.eventsTopic, messages: accepted.map((e) => ({ key: e.stream, value: e.value })) }]),
-        config.produceTimeoutMs,
-        () => new HttpRefusal(503, 'kafka_unavailable', `Kafka did not acknowledge the events within ${config.produceTimeoutMs} ms; they may or may not have been written`),
-      ).catch((err: unknown) => {
-        if (err instanceof HttpRefusal || isStreamcellError(err)) throw err;
-        throw new HttpRefusal(503, 'kafka_unavailable', `Kafka refused the events: ${(err as Error).message}`);
-      });
-      metrics.produceSeconds.observe((performance.now() - t0) / 1000);
+      await produce(accepted);
       metrics.eventsAccepted.inc(accepted.length);
     }
     const describe = (r: RefusedEvent): Record<string, unknown> => ({ index: r.index, status: r.status, code: r.code, message: r.message });

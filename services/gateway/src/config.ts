@@ -27,7 +27,8 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'MAX_EVENT_BYTES', required: false, default: String(DEFAULT_MAX_EVENT_BYTES), description: 'Larger events are refused with `too_large` (as the worker would dead-letter them).' },
   { name: 'BODY_LIMIT_BYTES', required: false, default: '1048576', description: 'Largest request body; a larger one is refused with 413 `too_large`.' },
   { name: 'MAX_BATCH_EVENTS', required: false, default: '1000', description: 'Most events in one `POST /v1/events` batch.' },
-  { name: 'PRODUCE_TIMEOUT_MS', required: false, default: '10000', description: 'Longest wait for Kafka to acknowledge a request\'s events before answering 503.' },
+  { name: 'PRODUCE_TIMEOUT_MS', required: false, default: '10000', description: 'Longest wait for Kafka to acknowledge a request\'s events before answering 503 (`overloaded` when they were still queued in the gateway and are withdrawn, `kafka_unavailable` when they may have been written).' },
+  { name: 'PRODUCE_MAX_PENDING_BYTES', required: false, default: '67108864', description: 'Most event bytes waiting for Kafka at once (including those of requests already answered 503); a request that would go past it is refused at once with 503 `overloaded`, nothing of it written. At least BODY_LIMIT_BYTES.' },
   { name: 'GATEWAY_TOKEN', required: false, description: 'When set, every `/v1/` request needs `Authorization: Bearer <token>`. The page, `/healthz`, `/metrics` and `/openapi.json` stay open.' },
   { name: 'LIVE_RECENT_STREAMS', required: false, default: '1000', description: 'Streams the live feed remembers (most recently seen first), for the page\'s list and for a new subscriber\'s backlog.' },
   { name: 'LIVE_HISTORY', required: false, default: '200', description: 'Recent forecasts kept per remembered stream and sent to a new subscriber first.' },
@@ -59,6 +60,8 @@ export interface GatewayConfig {
   readonly bodyLimitBytes: number;
   readonly maxBatchEvents: number;
   readonly produceTimeoutMs: number;
+  /** Most event bytes waiting for Kafka at once; see PRODUCE_MAX_PENDING_BYTES. */
+  readonly producePendingBytes: number;
   /** Undefined: no authentication. */
   readonly token: string | undefined;
   readonly liveRecentStreams: number;
@@ -96,6 +99,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
   const maxEventBytes = s.int('MAX_EVENT_BYTES', 64, 16 * 1024 * 1024);
   const bodyLimitBytes = s.int('BODY_LIMIT_BYTES', 1024, 64 * 1024 * 1024);
   if (bodyLimitBytes < maxEventBytes) s.problem(`BODY_LIMIT_BYTES=${bodyLimitBytes}: must be at least MAX_EVENT_BYTES (${maxEventBytes})`);
+  const producePendingBytes = s.int('PRODUCE_MAX_PENDING_BYTES', 1024, 2 ** 40);
+  if (producePendingBytes < bodyLimitBytes) s.problem(`PRODUCE_MAX_PENDING_BYTES=${producePendingBytes}: must be at least BODY_LIMIT_BYTES (${bodyLimitBytes}), or a full request could never be taken`);
 
   const config: GatewayConfig = {
     kafkaBrokers: brokers,
@@ -114,6 +119,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): G
     bodyLimitBytes,
     maxBatchEvents: s.int('MAX_BATCH_EVENTS', 1, 100_000),
     produceTimeoutMs: s.int('PRODUCE_TIMEOUT_MS', 100, 600_000),
+    producePendingBytes,
     token: token === undefined || token === '' ? undefined : token,
     liveRecentStreams: s.int('LIVE_RECENT_STREAMS', 1, 1_000_000),
     liveHistory: s.int('LIVE_HISTORY', 1, 100_000),

@@ -16,10 +16,3 @@ export async function settleWithin<T>(promise: Promise<T>, ms: number): Promise<
     clearTimeout(timer);
   }
 }
-
-/** Like {@link settleWithin}, but the deadline rejects with `onTimeout()`. */
-export async function within<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  const settled = await settleWithin(promise, ms);
-  if (!settled.done) throw onTimeout();
-  return settled.value;
-}

@@ -165,7 +165,7 @@ export function openApiDocument(): Record<string, unknown> {
             '401': error('missing or wrong bearer token'),
             '413': json({ anyOf: [ref('BatchRefused'), ref('Error')] }, 'the body, an event or the batch is too large'),
             '422': json({ anyOf: [ref('BatchRefused'), ref('Error')] }, 'unknown model, wrong dimension, unknown feature, a value that is not finite'),
-            '503': error('Kafka did not acknowledge in time'),
+            '503': error('overloaded: none of the events were written (too much waiting for Kafka, or withdrawn at the timeout); kafka_unavailable: Kafka failed or did not acknowledge in time, they may have been written'),
           },
         },
       },

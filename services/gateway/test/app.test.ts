@@ -172,6 +172,63 @@ describe('POST /v1/events', () => {
     expect(res.json()).toMatchObject({ code: 'kafka_unavailable' });
     expect(await counter(h.metrics, 'streamcell_gateway_events_accepted_total')).toBe(0);
   });
+
+  it('withdraws events still queued when PRODUCE_TIMEOUT_MS passes: 503 overloaded, and they are never written', async () => {
+    const h = await harness({ PRODUCE_TIMEOUT_MS: '100' });
+    h.sink.hold = true;
+    const res = await post(h.app, JSON.stringify(weatherEvent('slow')));
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toMatchObject({ code: 'overloaded' });
+    expect(res.json<{ message: string }>().message).toMatch(/none were written/);
+    expect(h.sink.held).toHaveLength(0);
+    h.sink.releaseHeld();
+    expect(h.sink.sent).toEqual([]);
+    expect(await counter(h.metrics, 'streamcell_gateway_events_rejected_total', { code: 'overloaded' })).toBe(1);
+  });
+
+  it('says kafka_unavailable, may have been written, when the timeout comes after the events went out', async () => {
+    const h = await harness({ PRODUCE_TIMEOUT_MS: '100' });
+    h.sink.hold = true;
+    h.sink.holdInFlight = true;
+    const res = await post(h.app, JSON.stringify(weatherEvent('in-flight')));
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toMatchObject({ code: 'kafka_unavailable' });
+    expect(res.json<{ message: string }>().message).toMatch(/may or may not have been written/);
+    h.sink.releaseHeld();
+    expect(h.sink.messages().map((m) => m.key)).toEqual(['in-flight']);
+  });
+
+  it('refuses at once with 503 overloaded while PRODUCE_MAX_PENDING_BYTES of events wait for Kafka, and takes them again once they drain', async () => {
+    const h = await harness({ PRODUCE_TIMEOUT_MS: '60000', PRODUCE_MAX_PENDING_BYTES: '1048576', MAX_BATCH_EVENTS: '5000' });
+    h.sink.hold = true;
+    // Each request carries about 0.4 MiB of events: two fit in the 1 MiB limit, a third does not.
+    const events: Record<string, unknown>[] = [];
+    for (let bytes = 0; bytes < 0.4 * 1048576; ) {
+      const e = weatherEvent(`s${events.length}`, events.length);
+      bytes += Buffer.byteLength(JSON.stringify(e));
+      events.push(e);
+    }
+    const batch = JSON.stringify(events);
+    const heldCount = async (n: number): Promise<void> => {
+      while (h.sink.held.length < n) await new Promise((r) => setTimeout(r, 5));
+    };
+    const first = post(h.app, batch);
+    await heldCount(1);
+    const second = post(h.app, batch);
+    await heldCount(2);
+    const refused = await post(h.app, batch);
+    expect(refused.statusCode).toBe(503);
+    expect(refused.json()).toMatchObject({ code: 'overloaded' });
+    expect(refused.json<{ message: string }>().message).toMatch(/already waiting for Kafka/);
+    expect(await counter(h.metrics, 'streamcell_gateway_events_rejected_total', { code: 'overloaded' })).toBe(events.length);
+    h.sink.releaseHeld();
+    expect((await first).statusCode).toBe(202);
+    expect((await second).statusCode).toBe(202);
+    expect(h.sink.messages()).toHaveLength(2 * events.length);
+    // Drained: the same request is taken again.
+    h.sink.hold = false;
+    expect((await post(h.app, batch)).statusCode).toBe(202);
+  });
 });
 
 describe('bearer token', () => {

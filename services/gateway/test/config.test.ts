@@ -21,6 +21,13 @@ describe('gateway configuration', () => {
     expect(c).toMatchObject({ eventsTopic: 'events', forecastsTopic: 'forecasts', port: 8080, token: undefined, bodyLimitBytes: 1_048_576, maxBatchEvents: 1000, stateTtlMs: 604_800_000 });
   });
 
+  it('keeps PRODUCE_MAX_PENDING_BYTES at least BODY_LIMIT_BYTES, so that a full request can be taken', () => {
+    expect(loadConfig(BASE).producePendingBytes).toBe(64 * 1024 * 1024);
+    expect(problems({ ...BASE, PRODUCE_MAX_PENDING_BYTES: '100000' })).toEqual([
+      'PRODUCE_MAX_PENDING_BYTES=100000: must be at least BODY_LIMIT_BYTES (1048576), or a full request could never be taken',
+    ]);
+  });
+
   it('names every bad variable on a line of its own', () => {
     const lines = problems({ KAFKA_BROKERS: 'kafka', REDIS_URL: 'http://x', PORT: '70000', LIVE_CLIENT_BUFFER: '0', EVENTS_TOPIC: 'bad topic', LOG_LEVEL: 'loud', GATEWAY_TOKEN: 'short' });
     expect(lines).toHaveLength(7);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { settleWithin, within } from '../src/deadline.ts';
+import { settleWithin } from '../src/deadline.ts';
 
 const never = new Promise<number>(() => {});
 
@@ -14,12 +14,5 @@ describe('settleWithin', () => {
 
   it('passes a rejection on', async () => {
     await expect(settleWithin(Promise.reject(new Error('broker down')), 10_000)).rejects.toThrow('broker down');
-  });
-});
-
-describe('within', () => {
-  it('rejects with the caller\'s error at the deadline, and resolves otherwise', async () => {
-    await expect(within(never, 1, () => new Error('too slow'))).rejects.toThrow('too slow');
-    expect(await within(Promise.resolve('ok'), 10_000, () => new Error('too slow'))).toBe('ok');
   });
 });

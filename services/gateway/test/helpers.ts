@@ -6,7 +6,7 @@
  */
 import { weatherOnlyModelsDir } from '../../../test/support/models.ts';
 import type { FastifyInstance } from 'fastify';
-import type { OutboundRecords, Sink } from '@streamcell/streams';
+import { SendWithdrawnError, type OutboundRecords, type SendOptions, type Sink } from '@streamcell/streams';
 import { createGatewayMetrics, createLogger, type GatewayMetrics } from '@streamcell/telemetry';
 import { buildApp } from '../src/app.ts';
 import { loadConfig, type GatewayConfig } from '../src/config.ts';
@@ -23,17 +23,45 @@ export function weatherEvent(stream: string, i = 0): Record<string, unknown> {
   return { stream, ts: 1_700_000_000_000 + i * 86_400_000, values: { precipitation: 0.5, temp_max: 12 + i, temp_min: 4 + i / 2, wind: 3.1 } };
 }
 
-/** A sink that keeps what it was given; `fail` makes the next sends reject. */
+/**
+ * A sink that keeps what it was given; `fail` makes the next sends reject.
+ * With `hold` set, sends wait in `held` until `releaseHeld()` (as a Kafka
+ * producer's queue waits on a slow broker): one aborted while held is
+ * withdrawn, like KafkaSink's; with `holdInFlight` too, they count as already
+ * sent, so an abort changes nothing.
+ */
 export class MemorySink implements Sink {
   readonly sent: OutboundRecords[] = [];
   fail: Error | undefined;
+  hold = false;
+  holdInFlight = false;
+  readonly held: { records: readonly OutboundRecords[]; resolve: () => void }[] = [];
   connect(): Promise<void> {
     return Promise.resolve();
   }
-  send(records: readonly OutboundRecords[]): Promise<void> {
+  send(records: readonly OutboundRecords[], options: SendOptions = {}): Promise<void> {
     if (this.fail) return Promise.reject(this.fail);
-    this.sent.push(...records);
-    return Promise.resolve();
+    if (!this.hold) {
+      this.sent.push(...records);
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const entry = { records, resolve };
+      this.held.push(entry);
+      if (!this.holdInFlight) {
+        options.signal?.addEventListener('abort', () => {
+          this.held.splice(this.held.indexOf(entry), 1);
+          reject(new SendWithdrawnError());
+        });
+      }
+    });
+  }
+  /** Lets every held send through. */
+  releaseHeld(): void {
+    for (const h of this.held.splice(0)) {
+      this.sent.push(...h.records);
+      h.resolve();
+    }
   }
   disconnect(): Promise<void> {
     return Promise.resolve();
