@@ -16,6 +16,9 @@ export interface LuaScript {
 
 const FILE_NAME = /^([a-z][A-Za-z0-9]*)-(\d+|n)\.lua$/;
 
+/** Commands of `-n` scripts: ioredis takes their number of keys as the first argument. */
+const KEY_COUNT_FIRST = new Set<string>();
+
 /**
  * Reads every `verbNoun-<numKeys>.lua` in `dir`. The registered command name
  * carries `version`, so that during a rolling deploy old and new workers never
@@ -48,6 +51,7 @@ export function readLuaScripts(dir: string, version: string): LuaScript[] {
 export function defineLuaScripts(redis: Redis, scripts: readonly LuaScript[]): Map<string, string> {
   const names = new Map<string, string>();
   for (const s of scripts) {
+    if (s.numberOfKeys === null) KEY_COUNT_FIRST.add(s.command);
     redis.defineCommand(s.command, s.numberOfKeys === null ? { lua: s.lua } : { numberOfKeys: s.numberOfKeys, lua: s.lua });
     names.set(s.verb, s.command);
   }
@@ -68,5 +72,6 @@ export async function callLuaScript(
   if (typeof fn !== 'function') {
     throw new StreamcellError('internal', `Lua command ${command} is not defined on this Redis client`);
   }
-  return (fn as (...a: unknown[]) => Promise<unknown>).call(redis, ...keys, ...args);
+  const call = fn as (...a: unknown[]) => Promise<unknown>;
+  return KEY_COUNT_FIRST.has(command) ? call.call(redis, keys.length, ...keys, ...args) : call.call(redis, ...keys, ...args);
 }

@@ -34,4 +34,13 @@ describe('RedisStateStore on a real Redis', () => {
       spy.mockRestore();
     }
   });
+
+  it('treats a key of another type under the prefix as absent: loads null, and the save overwrites it', async () => {
+    const keys = [`${ns}foreign:a`, `${ns}foreign:hash`, `${ns}foreign:b`];
+    await redis.hset(keys[1]!, 'not', 'ours');
+    expect(await store.load(keys)).toEqual([null, null, null]);
+    const writes = keys.map((key, i) => ({ key, expectGuard: null, value: encodeRecord(record(i, i)) }));
+    expect(await store.save(writes, 60_000)).toEqual([0, 0, 0]);
+    expect(await store.load(keys)).toEqual(writes.map((w) => w.value));
+  });
 });

@@ -10,13 +10,20 @@
 -- ARGV[2i]     the guard the writer loaded for key i (16 bytes), or "" when it found no key
 -- ARGV[2i + 1] the new record of key i, or "" to delete the state (an event with end=true)
 --
+-- A key holding another type than a string (not ours) reads as absent, as it
+-- does to the MGET the writer loaded with, so it is overwritten rather than
+-- failing every save of the batch.
+--
 -- Returns one number per key:
 --   0  written (or deleted)
 --   1  conflict: the key changed since it was loaded; nothing written
 local ttl = tonumber(ARGV[1])
 local out = {}
 for i = 1, #KEYS do
-  local current = redis.call('GETRANGE', KEYS[i], 8, 23)
+  local current = redis.pcall('GETRANGE', KEYS[i], 8, 23)
+  if type(current) == 'table' and current.err then
+    current = ''
+  end
   if current ~= ARGV[2 * i] then
     out[i] = 1
   else
