@@ -24,6 +24,7 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { cpus, hostname, tmpdir } from 'node:os';
@@ -154,14 +155,35 @@ async function committed(group: string, topic: string): Promise<number> {
 }
 
 /** Waits until `group` has committed `total` messages of `topic`; returns the sustained rate between first and last commit. */
-async function drainRate(group: string, topic: string, total: number, timeoutMs: number): Promise<number> {
+/** CPU seconds (user + system, all threads) a process has used so far, from /proc; NaN where there is no /proc. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    // Fields after the parenthesised command name: state is 3rd, utime 14th, stime 15th (clock ticks, 100 a second on Linux).
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * Waits until `group` has committed `total` messages of `topic`. Returns the
+ * sustained rate between first and last commit seen, and the CPU time the
+ * process `pid` spent per message over the same window (robust to the
+ * time-sharing that moves the rate: every process of the benchmark shares 2 cores).
+ */
+async function drainRate(group: string, topic: string, total: number, timeoutMs: number, pid: number | undefined): Promise<{ rate: number; cpuUsPerEvent: number }> {
   const deadline = Date.now() + timeoutMs;
-  let first: { t: number; n: number } | undefined;
+  let first: { t: number; n: number; cpu: number } | undefined;
   for (;;) {
     const n = await committed(group, topic);
     const t = performance.now();
-    if (!first && n > 0) first = { t, n };
-    if (n >= total) return first && t > first.t ? ((n - first.n) * 1000) / (t - first.t) : Number.NaN;
+    const cpu = cpuSeconds(pid);
+    if (!first && n > 0) first = { t, n, cpu };
+    if (n >= total) {
+      if (!first || t <= first.t) return { rate: Number.NaN, cpuUsPerEvent: Number.NaN };
+      return { rate: ((n - first.n) * 1000) / (t - first.t), cpuUsPerEvent: ((cpu - first.cpu) * 1e6) / (n - first.n) };
+    }
     if (Date.now() > deadline) throw new Error(`${group}: only ${n} of ${total} committed within ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -225,7 +247,7 @@ try {
   // 1. Worker throughput.
   const metricsPort = await freePort();
   const workerGroup = `${ns}-worker`;
-  startChild(join(ROOT, 'services/worker/src/main.ts'), {
+  const worker = startChild(join(ROOT, 'services/worker/src/main.ts'), {
     MODELS_DIR: dir,
     EVENTS_TOPICS: events,
     FORECASTS_TOPIC: forecasts,
@@ -237,14 +259,14 @@ try {
     LOG_LEVEL: 'warn',
   }, 'worker');
   say('worker consuming the backlog');
-  const workerRate = await drainRate(workerGroup, events, EVENTS, 600_000);
-  say(`worker: ${workerRate.toFixed(0)} events/s`);
+  const { rate: workerRate, cpuUsPerEvent: workerCpu } = await drainRate(workerGroup, events, EVENTS, 600_000, worker.pid);
+  say(`worker: ${workerRate.toFixed(0)} events/s, ${workerCpu.toFixed(1)} µs CPU per event`);
 
   // 2. Pass-through floor with the same client settings.
   const passGroup = `${ns}-passthrough`;
-  startChild(join(ROOT, 'bench/e2e/passthrough.ts'), { PASS_IN: events, PASS_OUT: passOut, PASS_GROUP: passGroup, PASS_CONCURRENCY: args.concurrency }, 'passthrough');
-  const passRate = await drainRate(passGroup, events, EVENTS, 600_000);
-  say(`pass-through: ${passRate.toFixed(0)} events/s`);
+  const pass = startChild(join(ROOT, 'bench/e2e/passthrough.ts'), { PASS_IN: events, PASS_OUT: passOut, PASS_GROUP: passGroup, PASS_CONCURRENCY: args.concurrency }, 'passthrough');
+  const { rate: passRate, cpuUsPerEvent: passCpu } = await drainRate(passGroup, events, EVENTS, 600_000, pass.pid);
+  say(`pass-through: ${passRate.toFixed(0)} events/s, ${passCpu.toFixed(1)} µs CPU per event`);
   children.pop()!.kill('SIGTERM');
 
   // 3. Latency at 5,000 events/s through the running worker: WARMUP_SECONDS
@@ -316,6 +338,7 @@ try {
     ['worker events/s (sustained)', String(result.events_per_s)],
     ['pass-through events/s', String(result.passthrough_events_per_s)],
     ['ratio (target >= 0.6)', String(result.ratio)],
+    ['CPU per event: worker / pass-through (µs, all threads; not in the JSON)', `${workerCpu.toFixed(1)} / ${passCpu.toFixed(1)} (ratio ${(passCpu / workerCpu).toFixed(3)})`],
     [`latency p50 at ${RATE}/s (ms)`, String(result.p50_ms)],
     [`latency p99 at ${RATE}/s (ms, target <= 50)`, String(result.p99_ms)],
     ['forecasts received in the measured window (distinct events)', `${received()} of ${sent}`],

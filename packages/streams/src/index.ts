@@ -21,6 +21,6 @@ export { checkBrokers } from './kafka-client.ts';
 export type { KafkaConnectionOptions } from './kafka-client.ts';
 export { MemoryLog } from './memory-log.ts';
 export type { AppendMessage, AppendResult, MemoryLogOptions, MemorySourceOptions } from './memory-log.ts';
-export { murmur2, partitionForKey } from './murmur2.ts';
+export { createMurmur2Partitioner, murmur2, partitionForKey } from './murmur2.ts';
 export { silentLogger } from './logger.ts';
 export type { KafkaLogLevel, StreamsLogger } from './logger.ts';

@@ -1,4 +1,5 @@
-import { Partitioners, type Kafka, type Message, type Producer, type RetryOptions } from 'kafkajs';
+import type { Kafka, Message, Producer, RetryOptions } from 'kafkajs';
+import { createMurmur2Partitioner } from './murmur2.ts';
 import { StreamcellError } from '@streamcell/protocol';
 import { createKafkaClient, findCause, kafkaUnavailable, type KafkaConnectionOptions } from './kafka-client.ts';
 import { silentLogger, type StreamsLogger } from './logger.ts';
@@ -58,7 +59,8 @@ export class KafkaSink implements Sink {
     this.#producer = this.#kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
+      // kafkajs' DefaultPartitioner's choices (Java's murmur2), computed without its Long objects.
+      createPartitioner: createMurmur2Partitioner(),
       // Producing to a missing topic is a deployment error, not a reason to create one with broker defaults.
       allowAutoTopicCreation: false,
       ...(options.sendRetry === undefined ? {} : { retry: options.sendRetry }),

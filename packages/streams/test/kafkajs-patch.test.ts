@@ -16,7 +16,28 @@ const group = require('kafkajs/src/producer/groupMessagesPerPartition.js') as (a
   messages: { key: string }[];
   partitioner: (args: { message: { key: string } }) => number;
 }) => Record<string, { key: string }[]>;
-const Encoder = require('kafkajs/src/protocol/encoder.js') as new (size?: number) => { writeInt32(v: number): unknown; buffer: Buffer };
+interface KafkaEncoder {
+  writeInt32(v: number): KafkaEncoder;
+  writeVarInt(v: number): KafkaEncoder;
+  writeUVarInt(v: number): KafkaEncoder;
+  writeVarLong(v: number): KafkaEncoder;
+  buffer: Buffer;
+}
+const Encoder = require('kafkajs/src/protocol/encoder.js') as { new (size?: number): KafkaEncoder; sizeOfVarLong(v: number): number };
+
+/** Unsigned LEB128 of a non-negative bigint: Kafka's varint encoding, from its definition. */
+function leb128(z: bigint): number[] {
+  const out: number[] = [];
+  while (z >= 128n) {
+    out.push(Number(z & 127n) | 128);
+    z >>= 7n;
+  }
+  out.push(Number(z));
+  return out;
+}
+
+/** Zigzag of a signed 64-bit (or 32-bit) integer: (n << 1) ^ (n >> 63). */
+const zigzag = (n: bigint, bits: bigint): bigint => BigInt.asUintN(Number(bits), (n << 1n) ^ (n >> (bits - 1n)));
 
 /** CRC-32C (Castagnoli, reflected 0x82F63B78), bit by bit: the definition. */
 function crc32cBitwise(buf: Buffer): number {
@@ -32,6 +53,7 @@ describe('the kafkajs patch', () => {
   it('is applied', () => {
     expect(crc32C.toString()).toContain('slicing-by-8');
     expect(group.toString()).toContain('streamcell patch');
+    expect(new Encoder().writeUVarInt.toString()).toContain('streamcell patch');
   });
 
   it('computes the standard CRC-32C at every length and alignment', () => {
@@ -48,6 +70,23 @@ describe('the kafkajs patch', () => {
     expect(Object.keys(grouped).sort()).toEqual(['0', '1', '2']);
     for (const p of [0, 1, 2]) expect(grouped[p]).toEqual(messages.filter((_, i) => i % 3 === p));
     expect(group({ topic: 't', partitionMetadata: [], messages, partitioner: () => 0 })).toEqual({});
+  });
+
+  it('writes varints and varlongs as Kafka defines them, and sizes varlongs to match', () => {
+    const values = [0, 1, -1, 63, 64, -64, -65, 127, 128, 300, -300, 2 ** 31 - 1, -(2 ** 31), 2 ** 32, 2 ** 50, -(2 ** 50), 2 ** 51 - 1, -(2 ** 51 - 1), 2 ** 51, 2 ** 53 - 1, -(2 ** 53 - 1), 1_764_240_000_000];
+    let seed = 7;
+    for (let i = 0; i < 2000; i++) {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      values.push(Math.round((seed / 2 ** 32 - 0.5) * 2 ** (seed % 54)));
+    }
+    for (const v of values) {
+      const long = new Encoder().writeVarLong(v).buffer;
+      expect([...long], `varlong ${v}`).toEqual(leb128(zigzag(BigInt(v), 64n)));
+      expect(Encoder.sizeOfVarLong(v), `size ${v}`).toBe(long.length);
+      const i32 = v | 0;
+      expect([...new Encoder().writeVarInt(i32).buffer], `varint ${i32}`).toEqual(leb128(zigzag(BigInt(i32), 32n)));
+      expect([...new Encoder().writeUVarInt(i32 >>> 0).buffer], `uvarint ${i32 >>> 0}`).toEqual(leb128(BigInt(i32 >>> 0)));
+    }
   });
 
   it('encodes only the bytes written', () => {

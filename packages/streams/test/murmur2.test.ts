@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Partitioners, type PartitionMetadata } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { murmur2, partitionForKey } from '../src/index.ts';
+import { createMurmur2Partitioner, murmur2, partitionForKey } from '../src/index.ts';
 
 describe('murmur2', () => {
   it("matches the Java client's Utils.murmur2 on Kafka's own test vectors", () => {
@@ -32,5 +32,36 @@ describe('murmur2', () => {
   it('hashes string keys as UTF-8', () => {
     expect(partitionForKey('capteur-é', 10)).toBe(partitionForKey(Buffer.from('capteur-é', 'utf8'), 10));
     expect(() => partitionForKey('k', 0)).toThrow(RangeError);
+  });
+});
+
+describe('createMurmur2Partitioner (what KafkaSink gives kafkajs)', () => {
+  const metadata = (n: number, leaderless: number[] = []): PartitionMetadata[] =>
+    Array.from({ length: n }, (_, partitionId) => ({ partitionId, leader: leaderless.includes(partitionId) ? -1 : 0, partitionErrorCode: 0, replicas: [0], isr: [0] }));
+
+  it("picks the partition kafkajs' DefaultPartitioner picks, for string and Buffer keys", () => {
+    const ours = createMurmur2Partitioner()();
+    const theirs = Partitioners.DefaultPartitioner();
+    let seed = 3;
+    for (let i = 0; i < 3000; i++) {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      const length = seed % 40;
+      const text = Array.from({ length }, (_, j) => String.fromCodePoint(32 + ((seed >>> (j % 24)) % 900))).join('');
+      const key = i % 2 === 0 ? text : Buffer.from(text);
+      const partitionMetadata = metadata(1 + (seed % 64));
+      const message = { key, value: null };
+      expect(ours({ topic: 't', partitionMetadata, message }), JSON.stringify(text)).toBe(theirs({ topic: 't', partitionMetadata, message }));
+    }
+  });
+
+  it('keeps a partition the message names, and sends keyless messages round robin to partitions with a leader', () => {
+    const ours = createMurmur2Partitioner()();
+    const partitionMetadata = metadata(6, [1, 4]);
+    expect(ours({ topic: 't', partitionMetadata, message: { key: 'k', partition: 5 } })).toBe(5);
+    const picks = Array.from({ length: 40 }, () => ours({ topic: 't', partitionMetadata, message: { key: null } }));
+    expect(new Set(picks)).toEqual(new Set([0, 2, 3, 5]));
+    // Consecutive keyless messages go to consecutive available partitions.
+    const order = [0, 2, 3, 5];
+    for (let i = 1; i < picks.length; i++) expect(order.indexOf(picks[i]!)).toBe((order.indexOf(picks[i - 1]!) + 1) % 4);
   });
 });
