@@ -4,7 +4,8 @@
  * Utils.murmur2): partition = (murmur2(keyBytes) & 0x7fffffff) % partitions.
  * The in-memory log uses it so that a stream lands on the same partition
  * number as it would on Kafka with the same partition count, whichever client
- * produced it (Java, librdkafka's murmur2_random, kafkajs' DefaultPartitioner).
+ * produced it (Java, librdkafka's murmur2_random, kafkajs' DefaultPartitioner),
+ * and KafkaSink hands it to kafkajs ({@link createMurmur2Partitioner}).
  */
 
 const SEED = 0x9747b28c;
