@@ -48,11 +48,22 @@ const { values: args } = parseArgs({
     trace: { type: 'boolean', default: false },
   },
 });
-const STREAMS = Number(args.streams);
-const EVENTS = args.quick ? 30_000 : Number(args.events);
+/** A whole-number flag at least `min`, or exit with a line naming it. */
+function wholeFlag(name: 'streams' | 'events' | 'rate-seconds' | 'warmup-seconds' | 'concurrency', min: number): number {
+  const text = args[name];
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min) {
+    process.stderr.write(`[bench:e2e] --${name} must be a whole number of at least ${min}, got ${JSON.stringify(text)}\n`);
+    process.exit(2);
+  }
+  return n;
+}
+const STREAMS = wholeFlag('streams', 1);
+const EVENTS = args.quick ? 30_000 : wholeFlag('events', 1);
 const RATE = 5000;
-const RATE_SECONDS = args.quick ? 5 : Number(args['rate-seconds']);
-const WARMUP_SECONDS = args.quick ? 2 : Number(args['warmup-seconds']);
+const RATE_SECONDS = args.quick ? 5 : wholeFlag('rate-seconds', 1);
+const WARMUP_SECONDS = args.quick ? 2 : wholeFlag('warmup-seconds', 0);
+wholeFlag('concurrency', 1);
 const PARTITIONS = 12;
 const HIDDEN = 64;
 const LAYERS = 2;
