@@ -25,6 +25,12 @@ export interface KafkaSourceOptions extends KafkaConnectionOptions {
    * than kafkajs' 5,000, because `stop` waits for the fetch in flight.
    */
   readonly maxWaitTimeInMs?: number;
+  /**
+   * Least data a fetch waits for on the broker, bytes (default 1: answer as
+   * soon as anything is there), up to `maxWaitTimeInMs`. Larger values trade
+   * that much wait for fewer, fuller fetches when events arrive slowly.
+   */
+  readonly minBytes?: number;
   /** How many partitions' batches are handled at once (default 1). */
   readonly partitionsConsumedConcurrently?: number;
   /**
@@ -60,6 +66,17 @@ interface InFlight {
   revoked: boolean;
   /** What the handler committed during this batch, if anything. */
   committed: string | null;
+  /** The group join this batch was handed out under (see {@link KafkaSource}'s group commits). */
+  readonly joins: number;
+}
+
+/** A commit waiting for the one in flight; see `#commit`. */
+interface PendingCommit {
+  readonly inFlight: InFlight;
+  readonly payload: EachBatchPayload;
+  readonly offset: string;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
 }
 
 const DEFAULT_MAX_WAIT_MS = 1_000;
@@ -88,6 +105,12 @@ export class KafkaSource implements Source {
    * before and still hands over (issue #916).
    */
   #groupChanged = false;
+  /** Group joins so far; commits are merged only within one. */
+  #joins = 0;
+  /** Commits waiting for the one in flight; see `#commit`. */
+  readonly #commits: PendingCommit[] = [];
+  #committing = false;
+  #commitRequests = 0;
 
   constructor(options: KafkaSourceOptions) {
     checkSourceOptions(options);
@@ -115,6 +138,7 @@ export class KafkaSource implements Source {
       // A missing topic is a deployment error; never let a consumer create it with broker defaults.
       allowAutoTopicCreation: false,
       maxWaitTimeInMs: o.maxWaitTimeInMs ?? DEFAULT_MAX_WAIT_MS,
+      ...(o.minBytes === undefined ? {} : { minBytes: o.minBytes }),
       ...(o.sessionTimeout === undefined ? {} : { sessionTimeout: o.sessionTimeout }),
       ...(o.heartbeatInterval === undefined ? {} : { heartbeatInterval: o.heartbeatInterval }),
       ...(o.rebalanceTimeout === undefined ? {} : { rebalanceTimeout: o.rebalanceTimeout }),
@@ -235,6 +259,7 @@ export class KafkaSource implements Source {
     }
     this.#assignments = next;
     this.#groupChanged = false;
+    this.#joins += 1;
     this.#logger.info({ groupId: this.#options.groupId, assignments: Object.fromEntries(next) }, 'joined consumer group');
   }
 
@@ -255,7 +280,7 @@ export class KafkaSource implements Source {
       track.highWatermark = batch.highWatermark;
     }
     const t = track;
-    const inFlight: InFlight = { topic, partition, revoked: false, committed: null };
+    const inFlight: InFlight = { topic, partition, revoked: false, committed: null, joins: this.#joins };
     this.#inFlight.add(inFlight);
     const firstBig = parseOffset(first.offset);
     const endBig = parseOffset(end);
@@ -280,12 +305,12 @@ export class KafkaSource implements Source {
         // Classic group commits are not checked against ownership: after a revocation ours could overwrite the new owner's.
         // A rebalance merely under way is no reason to refuse: the coordinator accepts commits of the current
         // generation until it ends and rejects them after, so work done so far is not redone needlessly.
-        if (inFlight.revoked) {
-          throw new StreamcellError('kafka_unavailable', `${topic}/${partition} was reassigned by a rebalance; commit ${nextOffset} refused`, { retriable: true });
-        }
+        if (inFlight.revoked) throw revokedError(inFlight, nextOffset);
         try {
-          await payload.commitOffsetsIfNecessary({ topics: [{ topic, partitions: [{ partition, offset: n.toString() }] }] });
+          await this.#commit(payload, inFlight, n.toString());
         } catch (err) {
+          // Revoked while it waited behind another commit: refused as above.
+          if (err instanceof StreamcellError) throw err;
           if (isGroupChange(err)) this.#groupChanged = true;
           throw kafkaUnavailable(`commit of ${topic}/${partition} at ${nextOffset} failed`, err);
         }
@@ -323,6 +348,80 @@ export class KafkaSource implements Source {
     this.#resolve(payload, inFlight, last.offset);
   }
 
+  /**
+   * Commits `offset` for the batch's partition. Partitions handled
+   * concurrently finish together and would each wait for their own
+   * OffsetCommit round trip (the broker answers one connection's requests in
+   * order), and kafkajs fetches again only when every batch of a fetch is
+   * done. So commits that arrive while one is in flight are merged into the
+   * next request (a group commit), as long as they were handed out under the
+   * same group join. When a merged request fails, each commit is sent again
+   * on its own, so a failure reaches only the caller it belongs to.
+   */
+  #commit(payload: EachBatchPayload, inFlight: InFlight, offset: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#commits.push({ inFlight, payload, offset, resolve, reject });
+      if (!this.#committing) void this.#flushCommits();
+    });
+  }
+
+  async #flushCommits(): Promise<void> {
+    this.#committing = true;
+    while (this.#commits.length > 0) {
+      const joins = this.#commits[0]!.inFlight.joins;
+      const group: PendingCommit[] = [];
+      for (let i = 0; i < this.#commits.length; ) {
+        const c = this.#commits[i]!;
+        if (c.inFlight.joins !== joins) {
+          i++;
+          continue;
+        }
+        this.#commits.splice(i, 1);
+        // Revoked while it waited: its commit would overwrite the new owner's.
+        if (c.inFlight.revoked) c.reject(revokedError(c.inFlight, c.offset));
+        else group.push(c);
+      }
+      if (group.length === 0) continue;
+      try {
+        await this.#sendCommit(group);
+        for (const c of group) c.resolve();
+      } catch (err) {
+        if (group.length === 1) {
+          group[0]!.reject(err);
+          continue;
+        }
+        for (const c of group) {
+          try {
+            await this.#sendCommit([c]);
+            c.resolve();
+          } catch (own) {
+            c.reject(own);
+          }
+        }
+      }
+    }
+    this.#committing = false;
+  }
+
+  /** One OffsetCommit request for the commits of `group` (one group join; a partition's last commit wins). */
+  async #sendCommit(group: readonly PendingCommit[]): Promise<void> {
+    const byTopic = new Map<string, Map<number, string>>();
+    for (const c of group) {
+      const partitions = byTopic.get(c.inFlight.topic) ?? new Map<number, string>();
+      partitions.set(c.inFlight.partition, c.offset);
+      byTopic.set(c.inFlight.topic, partitions);
+    }
+    const topics = [...byTopic].map(([topic, partitions]) => ({ topic, partitions: [...partitions].map(([partition, offset]) => ({ partition, offset })) }));
+    this.#commitRequests += 1;
+    // Every batch of one join shares kafkajs' consumer group object, which commits any of its partitions.
+    await group[0]!.payload.commitOffsetsIfNecessary({ topics });
+  }
+
+  /** OffsetCommit requests sent so far (merged commits count once); for tests and metrics. */
+  get commitRequests(): number {
+    return this.#commitRequests;
+  }
+
   /** Moves the fetch position to just after `offset`, unless the partition is no longer ours. */
   #resolve(payload: EachBatchPayload, inFlight: InFlight, offset: string): void {
     if (inFlight.revoked) return;
@@ -334,6 +433,10 @@ export class KafkaSource implements Source {
       this.#logger.warn({ topic: inFlight.topic, partition: inFlight.partition, offset, err }, 'could not move the fetch position; treating the partition as revoked');
     }
   }
+}
+
+function revokedError(inFlight: InFlight, offset: string): StreamcellError {
+  return new StreamcellError('kafka_unavailable', `${inFlight.topic}/${inFlight.partition} was reassigned by a rebalance; commit ${offset} refused`, { retriable: true });
 }
 
 /**
@@ -404,6 +507,7 @@ function checkSourceOptions(o: KafkaSourceOptions): void {
   positive('rebalanceTimeout', o.rebalanceTimeout);
   positive('maxBytesPerPartition', o.maxBytesPerPartition);
   positive('maxWaitTimeInMs', o.maxWaitTimeInMs);
+  positive('minBytes', o.minBytes);
   positive('partitionsConsumedConcurrently', o.partitionsConsumedConcurrently);
   const session = o.sessionTimeout ?? 30_000;
   const heartbeat = o.heartbeatInterval ?? 3_000;

@@ -129,6 +129,43 @@ describe('KafkaSource on Kafka', () => {
     expect(firstOffsets.length).toBe(9);
   });
 
+  it('merges the commits of partitions handled at once into fewer OffsetCommit requests, each partition at its own offset', async () => {
+    const partitions = 6;
+    const topic = await env.createTopic('group-commit', partitions);
+    const group = groupId('group-commit');
+    // A key per partition (the sink's murmur2 placement): partition p gets p + 2 messages.
+    const keyFor = (p: number): string => {
+      for (let i = 0; ; i++) if (partitionForKey(`k${i}`, partitions) === p) return `k${i}`;
+    };
+    const messages = Array.from({ length: partitions }, (_, p) => Array.from({ length: p + 2 }, (_, i) => ({ key: keyFor(p), value: `${p}-${i}` }))).flat();
+    await sink.send([{ topic, messages }]);
+    const source = new KafkaSource(sourceOptions(group, [topic], { partitionsConsumedConcurrently: partitions }));
+    const arrived = new Set<number>();
+    let release!: () => void;
+    const allArrived = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let commits = 0;
+    await source.start(async (batch, control) => {
+      arrived.add(batch.partition);
+      if (arrived.size === partitions) release();
+      // Hold every batch until all partitions' batches are in hand, so that their commits are concurrent.
+      await Promise.race([allArrived, new Promise((r) => setTimeout(r, 10_000))]);
+      commits += 1;
+      await control.commit(String(Number(batch.messages.at(-1)!.offset) + 1));
+    });
+    try {
+      await waitFor(async () => (await committed(group, topic)).size === partitions, 'a commit on every partition');
+    } finally {
+      await source.stop();
+    }
+    expect(arrived.size, 'all partitions were handed out together').toBe(partitions);
+    expect(commits).toBe(partitions);
+    expect(await committed(group, topic)).toEqual(new Map(Array.from({ length: partitions }, (_, p) => [p, String(p + 2)])));
+    // The first commit goes alone; the others arrive while it is in flight and share the next request.
+    expect(source.commitRequests).toBeLessThanOrEqual(2);
+  });
+
   it('shares the partitions with a second member after a rebalance, each handling only its own', async () => {
     const topic = await env.createTopic('rebalance', 4);
     const group = groupId('rebalance');
