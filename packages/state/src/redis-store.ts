@@ -15,11 +15,19 @@ const KEYS_PER_SCRIPT_CALL = 256;
 /**
  * State in Redis: one string per (model, stream), loaded with one MGET and
  * saved with compare-and-set Lua calls that take up to 256 keys each, all
- * in one pipeline: two round trips per batch, and a handful of commands
- * rather than one per stream (the client's and the server's cost per command
- * dominated a worker's Redis time). This needs one Redis node (or a managed
- * single-endpoint Redis): on Redis Cluster a multi-key command must keep to
- * one hash slot, so a cluster-aware store would group keys by slot.
+ * sent before any answer is awaited: two round trips per batch, and a
+ * handful of commands rather than one per stream (the client's and the
+ * server's cost per command dominated a worker's Redis time).
+ *
+ * Give it a client with `enableAutoPipelining: true` (the worker does): the
+ * commands issued in one tick, those of partition batches handled at once
+ * included, then leave in one socket write. A loopback write costs tens of
+ * microseconds of system time on a VM, and at a few thousand events a second
+ * in small batches those writes were the largest part of a worker's CPU.
+ *
+ * This needs one Redis node (or a managed single-endpoint Redis): on Redis
+ * Cluster a multi-key command must keep to one hash slot, so a cluster-aware
+ * store would group keys by slot.
  */
 export class RedisStateStore implements StateStore {
   readonly #redis: Redis;
@@ -42,9 +50,9 @@ export class RedisStateStore implements StateStore {
   async save(writes: readonly StateWrite[], ttlMs: number): Promise<SaveResult[]> {
     if (writes.length === 0) return [];
     if (!Number.isInteger(ttlMs) || ttlMs <= 0) throw new StreamcellError('config_invalid', `state TTL must be a positive number of milliseconds, got ${ttlMs}`);
-    const pipe = this.#redis.pipeline();
-    // Pipelines take the defined command by name, like the client itself.
-    const call = (pipe as unknown as Record<string, (...a: unknown[]) => unknown>)[this.#save]!.bind(pipe);
+    // The client takes the defined command by name.
+    const call = (this.#redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[this.#save]!.bind(this.#redis);
+    const calls: Promise<unknown>[] = [];
     for (let from = 0; from < writes.length; from += KEYS_PER_SCRIPT_CALL) {
       const part = writes.slice(from, from + KEYS_PER_SCRIPT_CALL);
       const keys: string[] = [];
@@ -56,9 +64,9 @@ export class RedisStateStore implements StateStore {
         keys.push(w.key);
         args.push(w.expectGuard ?? EMPTY, w.value ?? EMPTY);
       }
-      call(keys.length, ...keys, ...args);
+      calls.push(call(keys.length, ...keys, ...args));
     }
-    const replies = unwrap(await pipe.exec());
+    const replies = await settle(calls);
     const results: SaveResult[] = [];
     replies.forEach((reply, call) => {
       const from = call * KEYS_PER_SCRIPT_CALL;
@@ -76,10 +84,14 @@ export class RedisStateStore implements StateStore {
   }
 }
 
-function unwrap(results: [Error | null, unknown][] | null): unknown[] {
-  if (results === null) throw new StreamcellError('redis_unavailable', 'Redis pipeline was discarded', { retriable: true });
-  return results.map(([err, value]) => {
-    if (err) throw new StreamcellError('redis_unavailable', `Redis command failed: ${err.message}`, { retriable: true, cause: err });
-    return value;
+/** Every call's reply, once all have answered; the first failure as `redis_unavailable`. */
+async function settle(calls: readonly Promise<unknown>[]): Promise<unknown[]> {
+  const results = await Promise.allSettled(calls);
+  return results.map((r) => {
+    if (r.status === 'rejected') {
+      const err = r.reason as Error;
+      throw new StreamcellError('redis_unavailable', `Redis command failed: ${err.message}`, { retriable: true, cause: err });
+    }
+    return r.value;
   });
 }

@@ -5,8 +5,11 @@ import { RedisStateStore, encodeRecord } from '../src/index.ts';
 import { deleteKeys } from '../../../test/support/services.ts';
 import { record, stateStoreContract } from './store-contract.ts';
 
-describe('RedisStateStore on a real Redis', () => {
-  const redis = new Redis(inject('redisUrl'));
+describe.each([
+  ['a plain client', false],
+  ['an auto-pipelining client (as the worker has)', true],
+])('RedisStateStore on a real Redis, %s', (_name, enableAutoPipelining) => {
+  const redis = new Redis(inject('redisUrl'), { enableAutoPipelining });
   const ns = `test-${randomUUID()}:`;
   const store = new RedisStateStore(redis);
   afterAll(async () => {
@@ -30,6 +33,24 @@ describe('RedisStateStore on a real Redis', () => {
       const loaded = await store.load(keys);
       expect(spy).toHaveBeenCalledTimes(1);
       expect(loaded).toEqual(writes.map((w) => w.value));
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('sends the commands of concurrent loads and of concurrent saves, 600 states over 3 callers, in one socket write when auto-pipelining', async () => {
+    const callers = [0, 1, 2].map((c) => Array.from({ length: 200 }, (_, i) => `${ns}concurrent:${c}:${i}`));
+    const writes = callers.map((keys, c) => keys.map((key, i) => ({ key, expectGuard: null, value: encodeRecord(record(c, i)) })));
+    await store.save([{ key: `${ns}warm`, expectGuard: null, value: encodeRecord(record(0, 0)) }], 60_000);
+    const spy = vi.spyOn(redis.stream, 'write');
+    try {
+      // Three partition batches finishing together: each saves, then each loads.
+      expect(await Promise.all(writes.map((w) => store.save(w, 60_000)))).toEqual(callers.map((keys) => keys.map(() => 0)));
+      const saveWrites = spy.mock.calls.length;
+      spy.mockClear();
+      expect(await Promise.all(callers.map((keys) => store.load(keys)))).toEqual(writes.map((w) => w.map((x) => x.value)));
+      const loadWrites = spy.mock.calls.length;
+      expect([saveWrites, loadWrites]).toEqual(enableAutoPipelining ? [1, 1] : [3, 3]);
     } finally {
       spy.mockRestore();
     }

@@ -60,6 +60,8 @@ export async function buildWorker(config: WorkerConfig, log: Logger, onFatal: (e
       topics: config.eventsTopics,
       fromBeginning: true,
       partitionsConsumedConcurrently: config.partitionsConsumedConcurrently,
+      minBytes: config.fetchMinBytes,
+      maxWaitTimeInMs: config.fetchMaxWaitMs,
       sessionTimeout: config.sessionTimeoutMs,
       heartbeatInterval: config.heartbeatIntervalMs,
       logger: streamsLog,
@@ -72,7 +74,8 @@ export async function buildWorker(config: WorkerConfig, log: Logger, onFatal: (e
     sink = new KafkaSink({ brokers: config.kafkaBrokers, clientId, logger: streamsLog });
     // A command timeout turns a Redis that hangs into an error: the batch is
     // then given back uncommitted instead of waiting forever.
-    const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3, commandTimeout: config.redisCommandTimeoutMs, lazyConnect: true });
+    // Auto-pipelining: the loads and saves of partition batches handled at once share socket writes (see RedisStateStore).
+    const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3, commandTimeout: config.redisCommandTimeoutMs, lazyConnect: true, enableAutoPipelining: true });
     redis.on('error', (err: Error) => log.warn({ component: 'redis', err: err.message }, 'redis connection error'));
     try {
       await redis.connect();
