@@ -9,7 +9,17 @@ import { KafkaSink, KafkaSource } from '@streamcell/streams';
 const brokers = process.env.KAFKA_BROKERS!.split(',');
 const sink = new KafkaSink({ brokers, clientId: 'streamcell-passthrough' });
 await sink.connect();
-const source = new KafkaSource({ brokers, clientId: 'streamcell-passthrough', groupId: process.env.PASS_GROUP!, topics: [process.env.PASS_IN!], fromBeginning: true, partitionsConsumedConcurrently: Number(process.env.PASS_CONCURRENCY ?? '1') });
+// The worker's fetch settings, from the same variables and with the same defaults.
+const source = new KafkaSource({
+  brokers,
+  clientId: 'streamcell-passthrough',
+  groupId: process.env.PASS_GROUP!,
+  topics: [process.env.PASS_IN!],
+  fromBeginning: true,
+  partitionsConsumedConcurrently: Number(process.env.PASS_CONCURRENCY ?? '1'),
+  minBytes: Number(process.env.KAFKA_FETCH_MIN_BYTES ?? '1'),
+  maxWaitTimeInMs: Number(process.env.KAFKA_FETCH_MAX_WAIT_MS ?? '1000'),
+});
 await source.start(async (batch, control) => {
   await sink.send([{ topic: process.env.PASS_OUT!, messages: batch.messages.map((m) => ({ key: m.key, value: m.value })) }]);
   await control.commit((BigInt(batch.messages.at(-1)!.offset) + 1n).toString());

@@ -51,6 +51,12 @@ describe('worker configuration', () => {
     expect(problems({ KAFKA_SESSION_TIMEOUT_MS: '6000', KAFKA_HEARTBEAT_INTERVAL_MS: '6000' })).toEqual(['KAFKA_HEARTBEAT_INTERVAL_MS=6000: must be below KAFKA_SESSION_TIMEOUT_MS (6000)']);
   });
 
+  it('reads the fetch settings: answer at once by default, wait for data when asked, refuse zero', () => {
+    expect(loadConfig({})).toMatchObject({ fetchMinBytes: 1, fetchMaxWaitMs: 1000 });
+    expect(loadConfig({ KAFKA_FETCH_MIN_BYTES: '65536', KAFKA_FETCH_MAX_WAIT_MS: '10' })).toMatchObject({ fetchMinBytes: 65_536, fetchMaxWaitMs: 10 });
+    expect(problems({ KAFKA_FETCH_MIN_BYTES: '0', KAFKA_FETCH_MAX_WAIT_MS: 'soon' }).map((l) => l.split(/[=:]/)[0])).toEqual(['KAFKA_FETCH_MIN_BYTES', 'KAFKA_FETCH_MAX_WAIT_MS']);
+  });
+
   it('refuses half of the distributed pair', () => {
     expect(problems({ KAFKA_BROKERS: 'k:9092' })).toEqual(['KAFKA_BROKERS and REDIS_URL: set both (distributed mode) or neither (embedded mode)']);
   });
