@@ -204,6 +204,7 @@ redis_up() {
   mkdir -p "$LOCAL_DIR/redis"
   redis-server --bind 127.0.0.1 --port "$LOCAL_REDIS_PORT" --daemonize yes \
     --pidfile "$REDIS_PID" --dir "$LOCAL_DIR/redis" --appendonly yes --save "" \
+    --auto-aof-rewrite-min-size 1gb \
     --logfile "$LOG_DIR/redis.log" >/dev/null
   for _ in $(seq 1 50); do
     if redis_answers "$url"; then echo "$url" >"$REDIS_URL_FILE"; return; fi
