@@ -16,7 +16,10 @@
  *      over --rate-seconds, after --warmup-seconds at the same rate that are
  *      not measured (a fresh worker, and a fresh broker JVM, take several
  *      seconds at this rate to reach their steady latency; the table shows
- *      the warm-up's own p50/p99 too). --trace prints every 250 ms window.
+ *      the warm-up's own p50/p99 too). Then the same through the
+ *      pass-through alone, the worker stopped: the latency floor of the
+ *      broker, the client and this measuring process on this machine.
+ *      --trace prints every 250 ms window of both.
  *   4. Redis round trips per batch (from the worker's metrics) and the
  *      stored bytes per stream (Redis MEMORY USAGE) beside the budget.
  * Starts deploy/local services when KAFKA_BROKERS/REDIS_URL are unset.
@@ -201,7 +204,7 @@ async function drainRate(group: string, topic: string, total: number, timeoutMs:
 }
 
 /** --trace: latency p50/p99/max per 250 ms of event time, to stderr, to see whether the tail is steady or comes in episodes. */
-function printTrace(traced: [number, number][]): void {
+function printTrace(label: string, traced: readonly [number, number, string][]): void {
   if (traced.length === 0) return;
   const start = traced.reduce((m, [ts]) => Math.min(m, ts), Number.POSITIVE_INFINITY);
   const buckets = new Map<number, number[]>();
@@ -211,7 +214,7 @@ function printTrace(traced: [number, number][]): void {
     list.push(ms);
     buckets.set(b, list);
   }
-  say('latency by 250 ms of event time: window start (s), events, p50, p99, max (ms)');
+  say(`${label} latency by 250 ms of event time: window start (s), events, p50, p99, max (ms)`);
   for (const [b, list] of [...buckets].sort((x, y) => x[0] - y[0])) {
     list.sort((x, y) => x - y);
     const at = (p: number): number => list[Math.min(list.length - 1, Math.floor((list.length * p) / 100))]!;
@@ -279,50 +282,94 @@ try {
   const { rate: passRate, cpuUsPerEvent: passCpu } = await drainRate(passGroup, events, EVENTS, 600_000, pass.pid);
   say(`pass-through: ${passRate.toFixed(0)} events/s, ${passCpu.toFixed(1)} µs CPU per event`);
   children.pop()!.kill('SIGTERM');
+  await new Promise((r) => pass.once('exit', r));
 
-  // 3. Latency at 5,000 events/s through the running worker: WARMUP_SECONDS
-  // at the rate first (not measured), then RATE_SECONDS measured.
-  say(`latency: ${RATE} events/s, ${WARMUP_SECONDS} s warm-up then ${RATE_SECONDS} s measured`);
-  /** [event time, latency ms, stream] of every forecast of the phase. */
-  const seen: [number, number, string][] = [];
+  // 3. Latency at 5,000 events/s: WARMUP_SECONDS at the rate first (not
+  // measured), then RATE_SECONDS measured. First through the running worker;
+  // then, with the worker stopped, through the pass-through alone: the
+  // latency floor of the broker, the client and this measuring process on
+  // this machine, in the same conditions (the two are not run at once: on 2
+  // cores the second would take the first's CPU).
+  /** [event time, latency ms, stream] of every message of a phase, by output topic. */
+  const seen = new Map<string, [number, number, string][]>([
+    [forecasts, []],
+    [passOut, []],
+  ]);
   const consumer = kafka.consumer({ groupId: `${ns}-latency`, maxWaitTimeInMs: 20 });
   await consumer.connect();
-  await consumer.subscribe({ topic: forecasts, fromBeginning: false });
-  const firstStep = Math.ceil(EVENTS / STREAMS);
+  await consumer.subscribe({ topics: [forecasts, passOut], fromBeginning: false });
+  let step = Math.ceil(EVENTS / STREAMS);
   let listening = false;
   await consumer.run({
     eachBatch: async ({ batch }) => {
       const now = Date.now();
       if (!listening) return;
+      const into = seen.get(batch.topic)!;
       for (const m of batch.messages) {
         const { ts, stream } = JSON.parse(m.value!.toString()) as { ts: number; stream: string };
-        seen.push([ts, now - ts, stream]);
+        into.push([ts, now - ts, stream]);
       }
       await Promise.resolve();
     },
   });
   await new Promise((r) => setTimeout(r, 3000));
   listening = true;
-  const warmupSent = RATE * WARMUP_SECONDS;
-  const stamps: number[] = [];
-  await produce(events, warmupSent + RATE * RATE_SECONDS, firstStep, RATE, stamps);
-  // The measured window starts at the first event after the warm-up's; events stamped the same millisecond count in it too.
-  const measureFrom = stamps[warmupSent]!;
-  const sent = stamps.filter((ts) => ts >= measureFrom).length;
-  const received = (): number => new Set(seen.filter(([ts]) => ts >= measureFrom).map(([ts, , stream]) => `${stream}@${ts}`)).size;
-  const deadline = Date.now() + 30_000;
-  while (received() < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  await consumer.disconnect();
-  if (args.trace) printTrace(seen.map(([ts, ms]) => [ts, ms]));
   const sorted = (rows: [number, number, string][]): number[] => rows.map(([, ms]) => ms).sort((x, y) => x - y);
-  const latencies = sorted(seen.filter(([ts]) => ts >= measureFrom));
-  const warmup = sorted(seen.filter(([ts]) => ts < measureFrom));
   const pctOf = (list: number[], p: number): number => list[Math.min(list.length - 1, Math.floor((list.length * p) / 100))] ?? Number.NaN;
+
+  /** One latency phase; `atWarmupEnd` runs when the warm-up's events are sent. */
+  async function latencyPhase(outTopic: string, atWarmupEnd: () => void): Promise<{ measured: number[]; warmup: number[]; received: number; sent: number }> {
+    const rows = seen.get(outTopic)!;
+    rows.length = 0;
+    const warmupSent = RATE * WARMUP_SECONDS;
+    const stamps: number[] = [];
+    const timer = setTimeout(atWarmupEnd, WARMUP_SECONDS * 1000);
+    await produce(events, warmupSent + RATE * RATE_SECONDS, step, RATE, stamps);
+    clearTimeout(timer);
+    step += Math.ceil((warmupSent + RATE * RATE_SECONDS) / STREAMS) + 1;
+    // The measured window starts at the first event after the warm-up's; events stamped the same millisecond count in it too.
+    const measureFrom = stamps[warmupSent]!;
+    const sent = stamps.filter((ts) => ts >= measureFrom).length;
+    const received = (): number => new Set(rows.filter(([ts]) => ts >= measureFrom).map(([ts, , stream]) => `${stream}@${ts}`)).size;
+    const deadline = Date.now() + 30_000;
+    while (received() < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if (args.trace) printTrace(outTopic === forecasts ? 'worker' : 'pass-through', rows);
+    return { measured: sorted(rows.filter(([ts]) => ts >= measureFrom)), warmup: sorted(rows.filter(([ts]) => ts < measureFrom)), received: received(), sent };
+  }
+
+  say(`latency through the worker: ${RATE} events/s, ${WARMUP_SECONDS} s warm-up then ${RATE_SECONDS} s measured`);
+  const scrape = async (): Promise<string> => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  // The worker's own pauses in the measured window: its metrics when the warm-up ends and when the window ends.
+  let atWarmupEnd: Promise<string> | undefined;
+  const workerLatency = await latencyPhase(forecasts, () => {
+    atWarmupEnd = scrape();
+  });
+  const latencies = workerLatency.measured;
   const pct = (p: number): number => pctOf(latencies, p);
 
-  // 4. Round trips per batch and bytes per stream.
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  const metric = (re: RegExp): number => [...text.matchAll(re)].reduce((a, m) => a + Number(m[1]), 0);
+  // 4. Round trips per batch and bytes per stream, from the worker's metrics.
+  const text = await scrape();
+  const metricIn = (t: string, re: RegExp): number => [...t.matchAll(re)].reduce((a, m) => a + Number(m[1]), 0);
+  const metric = (re: RegExp): number => metricIn(text, re);
+  // prom-client's event-loop delay histogram restarts at every scrape: its max is the window's.
+  const before = await (atWarmupEnd ?? Promise.resolve(''));
+  const gcDiff = (re: RegExp): number => metricIn(text, re) - metricIn(before, re);
+  const loopMaxMs = metric(/^streamcell_worker_nodejs_eventloop_lag_max_seconds (\S+)$/gm) * 1000;
+  const gcMs = gcDiff(/^streamcell_worker_nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)$/gm) * 1000;
+  const gcCount = gcDiff(/^streamcell_worker_nodejs_gc_duration_seconds_count\{[^}]*\} (\S+)$/gm);
+  const gcOver10 = gcCount - gcDiff(/^streamcell_worker_nodejs_gc_duration_seconds_bucket\{le="0\.01",[^}]*\} (\S+)$/gm);
+
+  // 3b. The pass-through alone, from the end of the events topic.
+  children.pop()!.kill('SIGTERM');
+  await new Promise((r) => worker.once('exit', r));
+  await admin.resetOffsets({ groupId: passGroup, topic: events, earliest: false });
+  startChild(join(ROOT, 'bench/e2e/passthrough.ts'), { PASS_IN: events, PASS_OUT: passOut, PASS_GROUP: passGroup, PASS_CONCURRENCY: args.concurrency }, 'passthrough');
+  say(`latency through the pass-through: ${RATE} events/s, ${WARMUP_SECONDS} s warm-up then ${RATE_SECONDS} s measured`);
+  const floorLatency = await latencyPhase(passOut, () => {});
+  await consumer.disconnect();
+  const floorLatencies = floorLatency.measured;
+  const warmup = workerLatency.warmup;
+
   const batches = metric(/^streamcell_batch_size_events_count (\S+)$/gm);
   const batchEvents = metric(/^streamcell_batch_size_events_sum (\S+)$/gm);
   const meanMs = (name: string, labels: string): string => {
@@ -352,7 +399,9 @@ try {
     ['CPU per event: worker / pass-through (µs, all threads; not in the JSON)', `${workerCpu.toFixed(1)} / ${passCpu.toFixed(1)} (ratio ${(passCpu / workerCpu).toFixed(3)})`],
     [`latency p50 at ${RATE}/s (ms)`, String(result.p50_ms)],
     [`latency p99 at ${RATE}/s (ms, target <= 50)`, String(result.p99_ms)],
-    ['forecasts received in the measured window (distinct events)', `${received()} of ${sent}`],
+    [`pass-through alone, latency p50 / p99 at ${RATE}/s (ms, the floor; not in the JSON)`, `${pctOf(floorLatencies, 50)} / ${pctOf(floorLatencies, 99)} (${floorLatency.received} of ${floorLatency.sent} received)`],
+    ['worker in the measured window: GC pauses, total ms, over 10 ms; event-loop delay max ms', `${gcCount}, ${gcMs.toFixed(0)}, ${gcOver10}; ${loopMaxMs.toFixed(0)}`],
+    ['forecasts received in the measured window (distinct events)', `${workerLatency.received} of ${workerLatency.sent}`],
     [`latency p50 / p99 in the ${WARMUP_SECONDS} s warm-up (ms, not in the JSON)`, `${pctOf(warmup, 50)} / ${pctOf(warmup, 99)}`],
     ['Redis round trips per batch (target 2)', String(result.redis_round_trips_per_batch)],
     ['mean events per partition batch', (batchEvents / batches).toFixed(1)],
