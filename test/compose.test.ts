@@ -162,6 +162,12 @@ describe('deploy/docker/Dockerfile', () => {
     expect(dockerfile).toMatch(/pnpm install --frozen-lockfile --prod --filter "@streamcell\/\$\{SERVICE\}\.\.\."/);
   });
 
+  it('runs Node with the young-generation size bench:e2e measures with, and the bench reads it from here', () => {
+    const options = /^\s*NODE_OPTIONS="([^"]*)"/m.exec(stages[stages.length - 1]!)?.[1];
+    expect(options?.split(/\s+/)).toContain('--max-semi-space-size=8');
+    expect(readFileSync(join(ROOT, 'bench/e2e/main.ts'), 'utf8')).toContain("'deploy/docker/Dockerfile'");
+  });
+
   it('starts each built service with the entry its package.json names', () => {
     for (const [, svc] of services) {
       const target = builtService(svc);

@@ -222,8 +222,11 @@ function printTrace(label: string, traced: readonly [number, number, string][]):
   }
 }
 
+/** The Node flags the service image runs with (its NODE_OPTIONS), given to the worker and the pass-through alike. */
+const IMAGE_NODE_FLAGS = (/^\s*NODE_OPTIONS="([^"]*)"/m.exec(readFileSync(join(ROOT, 'deploy/docker/Dockerfile'), 'utf8'))?.[1] ?? '').split(/\s+/).filter(Boolean);
+
 function startChild(script: string, env: Record<string, string>, name: string): ChildProcess {
-  const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...IMAGE_NODE_FLAGS, script], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr.on('data', (d: Buffer) => {
     const text = d.toString();
     if (/"level":"(error|fatal)"/.test(text) || !text.startsWith('{')) process.stderr.write(`[${name}] ${text}`);
@@ -393,6 +396,7 @@ try {
   const rows: [string, string][] = [
     ['machine', `${hostname()}, ${cpus().length} x ${cpus()[0]?.model ?? '?'}, Node ${process.versions.node}`],
     ['setup', `1 worker, ${STREAMS} streams, LSTM ${LAYERS}x${HIDDEN}, input ${INPUT}, horizon ${HORIZON}, ${PARTITIONS} partitions, ${EVENTS} events`],
+    ['Node flags of the worker and the pass-through (the image\'s NODE_OPTIONS)', IMAGE_NODE_FLAGS.join(' ') || '(none)'],
     ['worker events/s (sustained)', String(result.events_per_s)],
     ['pass-through events/s', String(result.passthrough_events_per_s)],
     ['ratio (target >= 0.6)', String(result.ratio)],
