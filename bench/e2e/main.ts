@@ -360,6 +360,8 @@ try {
   const loopMaxMs = metric(/^streamcell_worker_nodejs_eventloop_lag_max_seconds (\S+)$/gm) * 1000;
   const gcMs = gcDiff(/^streamcell_worker_nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)$/gm) * 1000;
   const gcCount = gcDiff(/^streamcell_worker_nodejs_gc_duration_seconds_count\{[^}]*\} (\S+)$/gm);
+  const windowBatches = gcDiff(/^streamcell_batch_size_events_count (\S+)$/gm);
+  const windowBatchEvents = gcDiff(/^streamcell_batch_size_events_sum (\S+)$/gm);
   const gcOver10 = gcCount - gcDiff(/^streamcell_worker_nodejs_gc_duration_seconds_bucket\{le="0\.01",[^}]*\} (\S+)$/gm);
 
   // 3b. The pass-through alone, from the end of the events topic.
@@ -408,7 +410,7 @@ try {
     ['forecasts received in the measured window (distinct events)', `${workerLatency.received} of ${workerLatency.sent}`],
     [`latency p50 / p99 in the ${WARMUP_SECONDS} s warm-up (ms, not in the JSON)`, `${pctOf(warmup, 50)} / ${pctOf(warmup, 99)}`],
     ['Redis round trips per batch (target 2)', String(result.redis_round_trips_per_batch)],
-    ['mean events per partition batch', (batchEvents / batches).toFixed(1)],
+    ['mean events per partition batch: whole run / measured window at the rate', `${(batchEvents / batches).toFixed(1)} / ${(windowBatchEvents / windowBatches).toFixed(1)} (${(windowBatches / RATE_SECONDS).toFixed(0)} batches/s)`],
     ['partitions consumed concurrently', args.concurrency],
     ['mean ms per batch: Redis load / save / kernel', `${meanMs('streamcell_redis_round_trip_seconds', '\\{op="load"\\}')} / ${meanMs('streamcell_redis_round_trip_seconds', '\\{op="save"\\}')} / ${meanMs('streamcell_step_seconds', '\\{model="bench"\\}')}`],
     ['state value bytes per stream', `${stored} (budget ${budget})`],

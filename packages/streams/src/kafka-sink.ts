@@ -89,7 +89,8 @@ export class KafkaSink implements Sink {
    *
    * The idempotent producer has one request in flight, so sends from
    * partitions handled concurrently would queue behind each other, one round
-   * trip each. Instead, sends that arrive while one is in flight are merged,
+   * trip each. Instead, a send goes out after the current turn of the event
+   * loop, and sends that arrive by then or while one is in flight are merged,
    * in arrival order and up to `maxBatchBytes`, into the next request (a
    * group commit). When a merged request fails, each caller's records are
    * sent again on their own, so a failure reaches only the caller it belongs
@@ -116,12 +117,16 @@ export class KafkaSink implements Sink {
         pending.release = () => signal.removeEventListener('abort', withdraw);
       }
       this.#waiting.push(pending);
-      if (!this.#flushing) void this.#flush();
+      if (!this.#flushing) {
+        // Dispatch after this turn of the event loop: the sends of partition batches that became
+        // ready together (one Redis reply resumes them all) then leave in one request, not two.
+        this.#flushing = true;
+        setImmediate(() => void this.#flush());
+      }
     });
   }
 
   async #flush(): Promise<void> {
-    this.#flushing = true;
     while (this.#waiting.length > 0) {
       const group = this.#waiting.splice(0, this.#mergeable());
       // Dispatched: an abort can no longer withdraw these.

@@ -353,20 +353,24 @@ export class KafkaSource implements Source {
    * concurrently finish together and would each wait for their own
    * OffsetCommit round trip (the broker answers one connection's requests in
    * order), and kafkajs fetches again only when every batch of a fetch is
-   * done. So commits that arrive while one is in flight are merged into the
-   * next request (a group commit), as long as they were handed out under the
+   * done. So a commit goes out after the current turn of the event loop, and
+   * commits that arrive by then or while one is in flight are merged into
+   * one request (a group commit), as long as they were handed out under the
    * same group join. When a merged request fails, each commit is sent again
    * on its own, so a failure reaches only the caller it belongs to.
    */
   #commit(payload: EachBatchPayload, inFlight: InFlight, offset: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#commits.push({ inFlight, payload, offset, resolve, reject });
-      if (!this.#committing) void this.#flushCommits();
+      if (!this.#committing) {
+        // After this turn of the event loop, so that batches finishing together share the first request too.
+        this.#committing = true;
+        setImmediate(() => void this.#flushCommits());
+      }
     });
   }
 
   async #flushCommits(): Promise<void> {
-    this.#committing = true;
     while (this.#commits.length > 0) {
       const joins = this.#commits[0]!.inFlight.joins;
       const group: PendingCommit[] = [];
