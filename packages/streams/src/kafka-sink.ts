@@ -1,4 +1,5 @@
 import type { Kafka, Message, Producer, RetryOptions } from 'kafkajs';
+import { sendAsGroup } from './group-request.ts';
 import { createMurmur2Partitioner } from './murmur2.ts';
 import { StreamcellError } from '@streamcell/protocol';
 import { createKafkaClient, findCause, kafkaUnavailable, type KafkaConnectionOptions } from './kafka-client.ts';
@@ -131,23 +132,7 @@ export class KafkaSink implements Sink {
       const group = this.#waiting.splice(0, this.#mergeable());
       // Dispatched: an abort can no longer withdraw these.
       for (const g of group) g.release?.();
-      try {
-        await this.#sendNow(group.flatMap((g) => g.records));
-        for (const g of group) g.resolve();
-      } catch (err) {
-        if (group.length === 1) {
-          group[0]!.reject(err);
-          continue;
-        }
-        for (const g of group) {
-          try {
-            await this.#sendNow(g.records);
-            g.resolve();
-          } catch (own) {
-            g.reject(own);
-          }
-        }
-      }
+      await sendAsGroup(group, (parts) => this.#sendNow(parts.flatMap((g) => g.records)));
     }
     this.#flushing = false;
   }

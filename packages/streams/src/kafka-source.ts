@@ -2,6 +2,7 @@ import kafkajs, { type Consumer, type EachBatchPayload, type IHeaders, type Kafk
 import { StreamcellError } from '@streamcell/protocol';
 import { createKafkaClient, findCause, isGroupChange, kafkaUnavailable, type KafkaConnectionOptions } from './kafka-client.ts';
 import { silentLogger, type StreamsLogger } from './logger.ts';
+import { sendAsGroup } from './group-request.ts';
 import { lagBetween, offsetPlus, parseOffset } from './offsets.ts';
 import type { BatchControl, BatchHandler, InboundBatch, InboundMessage, PartitionLag, Source } from './types.ts';
 
@@ -80,6 +81,14 @@ interface PendingCommit {
 }
 
 const DEFAULT_MAX_WAIT_MS = 1_000;
+
+/**
+ * OffsetCommit errors that concern one partition of a request. Any other
+ * failure (a rebalance, the coordinator moving or not answering, the
+ * connection) is the same for every partition of a merged commit, so it is
+ * not retried partition by partition.
+ */
+const PARTITION_COMMIT_ERRORS = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'OFFSET_METADATA_TOO_LARGE', 'INVALID_COMMIT_OFFSET_SIZE', 'TOPIC_AUTHORIZATION_FAILED']);
 
 /**
  * A {@link Source} on a kafkajs consumer group. Offsets move only when the
@@ -356,8 +365,9 @@ export class KafkaSource implements Source {
    * done. So a commit goes out after the current turn of the event loop, and
    * commits that arrive by then or while one is in flight are merged into
    * one request (a group commit), as long as they were handed out under the
-   * same group join. When a merged request fails, each commit is sent again
-   * on its own, so a failure reaches only the caller it belongs to.
+   * same group join. When a merged request fails for one partition's reason,
+   * each commit is sent again on its own, so that the failure reaches only
+   * the caller it belongs to; any other failure reaches all of them at once.
    */
   #commit(payload: EachBatchPayload, inFlight: InFlight, offset: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -386,23 +396,7 @@ export class KafkaSource implements Source {
         else group.push(c);
       }
       if (group.length === 0) continue;
-      try {
-        await this.#sendCommit(group);
-        for (const c of group) c.resolve();
-      } catch (err) {
-        if (group.length === 1) {
-          group[0]!.reject(err);
-          continue;
-        }
-        for (const c of group) {
-          try {
-            await this.#sendCommit([c]);
-            c.resolve();
-          } catch (own) {
-            c.reject(own);
-          }
-        }
-      }
+      await sendAsGroup(group, (parts) => this.#sendCommit(parts), (err) => findCause(err, (e) => PARTITION_COMMIT_ERRORS.has(String((e as { type?: unknown }).type))) === undefined);
     }
     this.#committing = false;
   }
