@@ -50,6 +50,14 @@ export class RedisStateStore implements StateStore {
   async save(writes: readonly StateWrite[], ttlMs: number): Promise<SaveResult[]> {
     if (writes.length === 0) return [];
     if (!Number.isInteger(ttlMs) || ttlMs <= 0) throw new StreamcellError('config_invalid', `state TTL must be a positive number of milliseconds, got ${ttlMs}`);
+    // Checked before anything is sent, so that a bad write sends nothing. A guard is what
+    // GETRANGE 8..23 gives of the stored value: 16 bytes, or fewer when what is stored is
+    // shorter (not a record of ours; the worker overwrites it under that guard).
+    for (const w of writes) {
+      if (w.expectGuard !== null && w.expectGuard.length > GUARD_BYTES) {
+        throw new StreamcellError('internal', `guard for ${w.key} is ${w.expectGuard.length} bytes, more than ${GUARD_BYTES}`);
+      }
+    }
     // The client takes the defined command by name.
     const call = (this.#redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[this.#save]!.bind(this.#redis);
     const calls: Promise<unknown>[] = [];
@@ -58,9 +66,6 @@ export class RedisStateStore implements StateStore {
       const keys: string[] = [];
       const args: (Buffer | number)[] = [ttlMs];
       for (const w of part) {
-        if (w.expectGuard !== null && w.expectGuard.length !== GUARD_BYTES) {
-          throw new StreamcellError('internal', `guard for ${w.key} is ${w.expectGuard.length} bytes, not ${GUARD_BYTES}`);
-        }
         keys.push(w.key);
         args.push(w.expectGuard ?? EMPTY, w.value ?? EMPTY);
       }

@@ -69,6 +69,18 @@ export function stateStoreContract(open: () => { store: StateStore; prefix: stri
     expect(nb).toEqual(recordAt('t', 1, 21, 3));
   });
 
+  it('overwrites a value too short to be a record under the guard taken from it', async () => {
+    const { store, prefix } = open();
+    const key = `${prefix}short`;
+    await store.save([{ key, expectGuard: null, value: Buffer.from('not a record') }], 60_000);
+    const [loaded] = await store.load([key]);
+    // Bytes 8 onwards of 12: what GETRANGE 8..23 gives.
+    expect(guardOf(loaded!)).toEqual(Buffer.from('cord'));
+    expect(await store.save([{ key, expectGuard: Buffer.from('other'), value: recordAt('t', 0, 1, 1) }], 60_000)).toEqual([SAVE_RESULT.conflict]);
+    expect(await store.save([{ key, expectGuard: guardOf(loaded!), value: recordAt('t', 0, 1, 1) }], 60_000)).toEqual([SAVE_RESULT.written]);
+    expect(await store.load([key])).toEqual([recordAt('t', 0, 1, 1)]);
+  });
+
   it('deletes under the same guard rule', async () => {
     const { store, prefix } = open();
     const key = `${prefix}gone`;
