@@ -29,8 +29,8 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'DEAD_LETTER_MAX_BYTES', required: false, default: '524288', description: 'Dead letters keep the original bytes up to this length; a longer (too_large) event is cut to it, with header `streamcell-dlq-original-bytes`, so that its dead letter always fits under the broker\'s message limit.' },
   { name: 'MAX_KERNEL_BATCH', required: false, default: '1024', description: 'Most streams stepped in one kernel call.' },
   { name: 'MODEL_POLL_MS', required: false, default: '5000', description: 'How often MODELS_DIR is scanned for new versions.' },
-  { name: 'KAFKA_FETCH_MIN_BYTES', required: false, default: '1', description: 'Least data a fetch waits for on the broker (bytes), up to KAFKA_FETCH_MAX_WAIT_MS. 1 answers as soon as any event is there.' },
-  { name: 'KAFKA_FETCH_MAX_WAIT_MS', required: false, default: '1000', description: 'Longest a fetch waits on the broker for KAFKA_FETCH_MIN_BYTES of data. A drain waits for the fetch in flight too.' },
+  { name: 'KAFKA_FETCH_MIN_BYTES', required: false, default: '1', description: 'Least data a fetch waits for on the broker (bytes, at most 1048576), up to KAFKA_FETCH_MAX_WAIT_MS. 1 answers as soon as any event is there.' },
+  { name: 'KAFKA_FETCH_MAX_WAIT_MS', required: false, default: '1000', description: 'Longest a fetch waits on the broker for KAFKA_FETCH_MIN_BYTES of data (at most 10000, below KAFKA_SESSION_TIMEOUT_MS and DRAIN_TIMEOUT_MS: no heartbeat goes out during a fetch, and a drain waits for it).' },
   { name: 'PARTITIONS_CONSUMED_CONCURRENTLY', required: false, default: '12', description: 'Partition batches one worker handles at once; their Redis and Kafka round trips overlap and their sends share produce requests (order within a partition is kept). kafkajs fetches again only when every batch of the last fetch is done, so this is best at least the partitions one worker holds.' },
   { name: 'METRICS_PORT', required: false, default: '9464', description: 'Port of `/metrics`, `/healthz` and `/readyz` (0: any free port).' },
   { name: 'METRICS_HOST', required: false, default: '0.0.0.0', description: 'Address the metrics server binds.' },
@@ -93,6 +93,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): W
   if (heartbeatIntervalMs >= sessionTimeoutMs) {
     s.problem(`KAFKA_HEARTBEAT_INTERVAL_MS=${heartbeatIntervalMs}: must be below KAFKA_SESSION_TIMEOUT_MS (${sessionTimeoutMs})`);
   }
+  // kafkajs heartbeats between fetches, and a drain waits for the fetch in flight.
+  const fetchMaxWaitMs = s.int('KAFKA_FETCH_MAX_WAIT_MS', 1, 10_000);
+  const drainTimeoutMs = s.int('DRAIN_TIMEOUT_MS', 100, 600_000);
+  if (fetchMaxWaitMs >= sessionTimeoutMs) s.problem(`KAFKA_FETCH_MAX_WAIT_MS=${fetchMaxWaitMs}: must be below KAFKA_SESSION_TIMEOUT_MS (${sessionTimeoutMs})`);
+  if (fetchMaxWaitMs >= drainTimeoutMs) s.problem(`KAFKA_FETCH_MAX_WAIT_MS=${fetchMaxWaitMs}: must be below DRAIN_TIMEOUT_MS (${drainTimeoutMs})`);
   const logLevel = s.logLevel();
 
   const config: WorkerConfig = {
@@ -117,11 +122,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): W
     maxKernelBatch: s.int('MAX_KERNEL_BATCH', 1, 65_536),
     modelPollMs: s.int('MODEL_POLL_MS', 100, 3_600_000),
     partitionsConsumedConcurrently: s.int('PARTITIONS_CONSUMED_CONCURRENTLY', 1, 1024),
-    fetchMinBytes: s.int('KAFKA_FETCH_MIN_BYTES', 1, 64 * 1024 * 1024),
-    fetchMaxWaitMs: s.int('KAFKA_FETCH_MAX_WAIT_MS', 1, 60_000),
+    fetchMinBytes: s.int('KAFKA_FETCH_MIN_BYTES', 1, 1024 * 1024),
+    fetchMaxWaitMs,
     metricsPort: s.int('METRICS_PORT', 0, 65_535),
     metricsHost: s.text('METRICS_HOST')!,
-    drainTimeoutMs: s.int('DRAIN_TIMEOUT_MS', 100, 600_000),
+    drainTimeoutMs,
     logLevel,
   };
   s.throwIfProblems();

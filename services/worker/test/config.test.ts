@@ -54,7 +54,11 @@ describe('worker configuration', () => {
   it('reads the fetch settings: answer at once by default, wait for data when asked, refuse zero', () => {
     expect(loadConfig({})).toMatchObject({ fetchMinBytes: 1, fetchMaxWaitMs: 1000 });
     expect(loadConfig({ KAFKA_FETCH_MIN_BYTES: '65536', KAFKA_FETCH_MAX_WAIT_MS: '10' })).toMatchObject({ fetchMinBytes: 65_536, fetchMaxWaitMs: 10 });
-    expect(problems({ KAFKA_FETCH_MIN_BYTES: '0', KAFKA_FETCH_MAX_WAIT_MS: 'soon' }).map((l) => l.split(/[=:]/)[0])).toEqual(['KAFKA_FETCH_MIN_BYTES', 'KAFKA_FETCH_MAX_WAIT_MS']);
+    expect(problems({ KAFKA_FETCH_MIN_BYTES: '0', KAFKA_FETCH_MAX_WAIT_MS: 'soon' }).map((l) => l.split(/[=:]/)[0]).sort()).toEqual(['KAFKA_FETCH_MAX_WAIT_MS', 'KAFKA_FETCH_MIN_BYTES']);
+    expect(problems({ KAFKA_SESSION_TIMEOUT_MS: '6000', KAFKA_FETCH_MAX_WAIT_MS: '8000', DRAIN_TIMEOUT_MS: '5000' })).toEqual([
+      'KAFKA_FETCH_MAX_WAIT_MS=8000: must be below KAFKA_SESSION_TIMEOUT_MS (6000)',
+      'KAFKA_FETCH_MAX_WAIT_MS=8000: must be below DRAIN_TIMEOUT_MS (5000)',
+    ]);
   });
 
   it('refuses half of the distributed pair', () => {
