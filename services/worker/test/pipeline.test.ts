@@ -229,6 +229,19 @@ describe('ModelRegistry', () => {
     expect(await counter(metrics, 'streamcell_model_load_failures_total', { model: 'weather' })).toBe(2);
   });
 
+  it('starts afresh over a stored value that is not a record (too short to hold a guard), and overwrites it', async () => {
+    const { pipeline, store, metrics, sink } = await pipelineHarness();
+    const key = stateKey('streamcell:', 'weather', 'junk');
+    await store.save([{ key, expectGuard: null, value: Buffer.from('not a record') }], 60_000);
+    const control = recordingControl();
+    const batch = batchOf([event('junk', 0)]);
+    await pipeline.handle(batch, control);
+    expect(control.commits).toEqual([String(Number(batch.messages[0]!.offset) + 1)]);
+    expect(await counter(metrics, 'streamcell_state_resets_total', { reason: 'unreadable' })).toBe(1);
+    expect(sink.forecasts()).toHaveLength(1);
+    expect(decodeRecord((await store.load([key]))[0]!)).toMatchObject({ steps: 1 });
+  });
+
   it('resets a stream state written by another model version, counting the reason', async () => {
     const { pipeline, store, metrics } = await pipelineHarness();
     const key = stateKey('streamcell:', 'weather', 'v');
