@@ -9,7 +9,8 @@ import { KafkaSink, KafkaSource } from '@streamcell/streams';
 const brokers = process.env.KAFKA_BROKERS!.split(',');
 const sink = new KafkaSink({ brokers, clientId: 'streamcell-passthrough' });
 await sink.connect();
-// The worker's fetch settings, from the same variables and with the same defaults.
+// The worker's fetch settings when they are set (unset, both keep KafkaSource's defaults).
+const { KAFKA_FETCH_MIN_BYTES: minBytes, KAFKA_FETCH_MAX_WAIT_MS: maxWait } = process.env;
 const source = new KafkaSource({
   brokers,
   clientId: 'streamcell-passthrough',
@@ -17,8 +18,8 @@ const source = new KafkaSource({
   topics: [process.env.PASS_IN!],
   fromBeginning: true,
   partitionsConsumedConcurrently: Number(process.env.PASS_CONCURRENCY ?? '1'),
-  minBytes: Number(process.env.KAFKA_FETCH_MIN_BYTES ?? '1'),
-  maxWaitTimeInMs: Number(process.env.KAFKA_FETCH_MAX_WAIT_MS ?? '1000'),
+  ...(minBytes === undefined ? {} : { minBytes: Number(minBytes) }),
+  ...(maxWait === undefined ? {} : { maxWaitTimeInMs: Number(maxWait) }),
 });
 await source.start(async (batch, control) => {
   await sink.send([{ topic: process.env.PASS_OUT!, messages: batch.messages.map((m) => ({ key: m.key, value: m.value })) }]);

@@ -1,5 +1,5 @@
 import type { Kafka, Message, Producer, RetryOptions } from 'kafkajs';
-import { sendAsGroup } from './group-request.ts';
+import { sendAsGroup, type GroupMember } from './group-request.ts';
 import { createMurmur2Partitioner } from './murmur2.ts';
 import { StreamcellError } from '@streamcell/protocol';
 import { createKafkaClient, findCause, kafkaUnavailable, type KafkaConnectionOptions } from './kafka-client.ts';
@@ -186,10 +186,8 @@ export class KafkaSink implements Sink {
 
 type TopicMessages = { topic: string; messages: Message[] };
 
-interface PendingSend {
+interface PendingSend extends GroupMember {
   readonly records: readonly OutboundRecords[];
-  readonly resolve: () => void;
-  readonly reject: (err: unknown) => void;
   /** Stops listening to the send's abort signal, once it is dispatched. */
   release?: () => void;
 }

@@ -2,7 +2,7 @@ import kafkajs, { type Consumer, type EachBatchPayload, type IHeaders, type Kafk
 import { StreamcellError } from '@streamcell/protocol';
 import { createKafkaClient, findCause, isGroupChange, kafkaUnavailable, type KafkaConnectionOptions } from './kafka-client.ts';
 import { silentLogger, type StreamsLogger } from './logger.ts';
-import { sendAsGroup } from './group-request.ts';
+import { sendAsGroup, type GroupMember } from './group-request.ts';
 import { lagBetween, offsetPlus, parseOffset } from './offsets.ts';
 import type { BatchControl, BatchHandler, InboundBatch, InboundMessage, PartitionLag, Source } from './types.ts';
 
@@ -72,12 +72,10 @@ interface InFlight {
 }
 
 /** A commit waiting for the one in flight; see `#commit`. */
-interface PendingCommit {
+interface PendingCommit extends GroupMember {
   readonly inFlight: InFlight;
   readonly payload: EachBatchPayload;
   readonly offset: string;
-  readonly resolve: () => void;
-  readonly reject: (err: unknown) => void;
 }
 
 const DEFAULT_MAX_WAIT_MS = 1_000;
