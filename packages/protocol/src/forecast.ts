@@ -9,9 +9,12 @@
  *
  * `forecast[k]` is the prediction k+1 steps ahead. `error` (actual minus the
  * one-step-ahead forecast made at the previous event) is present when that
- * forecast is known. The source coordinates are the idempotency key: a replay
+ * forecast is known. Forecasts and errors are written at float32 precision,
+ * the precision the model computes in: the shortest decimal that reads back
+ * to the same float32 (see json-number.ts). The source coordinates are the idempotency key: a replay
  * after a crash publishes the same content under the same key.
  */
+import { float32Json, float32Number, numberJson } from './json-number.ts';
 
 /** Where an event came from; also the forecast's idempotency key. */
 export interface SourceCoordinates {
@@ -41,7 +44,8 @@ export function idempotencyKey(source: SourceCoordinates): string {
 
 /**
  * Lays a flat head output [step1 targets..., step2 targets..., ...] out as one
- * object per horizon step, keyed by target name.
+ * object per horizon step, keyed by target name, each value at float32
+ * precision ({@link float32Number}) as forecast messages carry it.
  */
 export function forecastSteps(flat: ArrayLike<number>, targets: readonly string[], horizon: number): Record<string, number>[] {
   if (flat.length !== targets.length * horizon) {
@@ -50,7 +54,7 @@ export function forecastSteps(flat: ArrayLike<number>, targets: readonly string[
   const steps: Record<string, number>[] = [];
   for (let s = 0; s < horizon; s++) {
     const step: Record<string, number> = {};
-    for (let t = 0; t < targets.length; t++) step[targets[t]!] = flat[s * targets.length + t]!;
+    for (let t = 0; t < targets.length; t++) step[targets[t]!] = float32Number(flat[s * targets.length + t]!);
     steps.push(step);
   }
   return steps;
@@ -64,8 +68,9 @@ export function encodeForecast(message: ForecastMessage): Buffer {
 /**
  * Writes the forecast messages of one model straight from its numbers,
  * without building the message object: the very bytes {@link encodeForecast}
- * gives for the same message (JSON.stringify's key order and number format;
- * non-finite numbers become null), with the parts that never change for the
+ * gives for the same message (JSON.stringify's key order; forecast and error
+ * values at float32 precision, as {@link forecastSteps} and
+ * {@link float32Number} make them; non-finite numbers become null), with the parts that never change for the
  * model (its name and version, the target keys) prepared once. The worker
  * writes one message per event, so this is on its hot path.
  */
@@ -109,14 +114,14 @@ export class ForecastWriter {
       this.#topic = topic;
       this.#topicJson = JSON.stringify(topic);
     }
-    let s = `{"stream":${JSON.stringify(stream)},"ts":${num(ts)}${this.#model}${this.#topicJson},"partition":${num(partition)},"offset":${JSON.stringify(offset)}},"forecast":[`;
+    let s = `{"stream":${JSON.stringify(stream)},"ts":${numberJson(ts)}${this.#model}${this.#topicJson},"partition":${numberJson(partition)},"offset":${JSON.stringify(offset)}},"forecast":[`;
     for (let step = 0; step < this.#horizon; step++) {
       s += step === 0 ? '{' : ',{';
       const base = step * T;
       for (let k = 0; k < this.#stepKeys.length; k++) {
         const [key, j] = this.#stepKeys[k]!;
         s += k === 0 ? key : `,${key}`;
-        s += num(forecast[base + j]!);
+        s += float32Json(forecast[base + j]!);
       }
       s += '}';
     }
@@ -126,16 +131,11 @@ export class ForecastWriter {
       for (let k = 0; k < this.#errorKeys.length; k++) {
         const [key, j] = this.#errorKeys[k]!;
         s += k === 0 ? key : `,${key}`;
-        s += num(error[j]!);
+        s += float32Json(error[j]!);
       }
       s += '}';
     }
     s += '}';
     return Buffer.from(s, 'utf8');
   }
-}
-
-/** A number as JSON.stringify writes it. */
-function num(v: number): string {
-  return Number.isFinite(v) ? String(v) : 'null';
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEAD_LETTER_HEADERS, ForecastWriter, deadLetter, deadLetterTopic, encodeForecast, forecastSteps, idempotencyKey } from '../src/index.ts';
+import { DEAD_LETTER_HEADERS, ForecastWriter, deadLetter, deadLetterTopic, encodeForecast, float32Number, forecastSteps, idempotencyKey } from '../src/index.ts';
 
 describe('forecast messages', () => {
   it('lays the head output out step by step, keyed by target', () => {
@@ -8,6 +8,12 @@ describe('forecast messages', () => {
       { temp: 3, humidity: 4 },
     ]);
     expect(() => forecastSteps([1, 2, 3], ['temp', 'humidity'], 2)).toThrow(RangeError);
+  });
+
+  it('carries values at float32 precision, the shortest decimal that reads back', () => {
+    const [step] = forecastSteps([Math.fround(21.6), 0.1, NaN], ['temp', 'humidity', 'light'], 1);
+    expect(step).toEqual({ temp: 21.6, humidity: 0.1, light: NaN });
+    expect(encodeForecast({ stream: 's', ts: 1, model: { name: 'm', version: '1' }, source: { topic: 't', partition: 0, offset: '0' }, forecast: [step!] }).toString()).toContain('"forecast":[{"temp":21.6,"humidity":0.1,"light":null}]');
   });
 
   it('serialises with the source coordinates as idempotency key', () => {
@@ -32,7 +38,7 @@ describe('ForecastWriter', () => {
       model,
       source: { topic: args.topic, partition: args.partition, offset: args.offset },
       forecast: forecastSteps(args.flat, targets, horizon),
-      ...(args.error === null ? {} : { error: Object.fromEntries(targets.map((t, j) => [t, args.error![j]!])) }),
+      ...(args.error === null ? {} : { error: Object.fromEntries(targets.map((t, j) => [t, float32Number(args.error![j]!)])) }),
     });
 
   it('writes the bytes encodeForecast writes, for awkward names and numbers too', () => {

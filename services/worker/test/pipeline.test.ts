@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '@streamcell/model';
 import { predictRows } from '@streamcell/cli';
-import { DEAD_LETTER_HEADERS } from '@streamcell/protocol';
+import { DEAD_LETTER_HEADERS, float32Number } from '@streamcell/protocol';
 import { MemoryStateStore, decodeRecord, stateKey, type StateWrite } from '@streamcell/state';
 import { createLogger, createWorkerMetrics } from '@streamcell/telemetry';
 import { ModelRegistry } from '../src/models.ts';
@@ -30,11 +30,12 @@ function event(stream: string, i: number, extra: Record<string, unknown> = {}): 
   return { key: stream, value: { stream, ts: T0 + i * DAY, values: Object.fromEntries(FEATURES.map((f, j) => [f, row[j]])), ...extra } };
 }
 
+/** The forecasts `streamcell predict` prints for n weather rows from `from` (float32 precision, as published). */
 async function offline(n: number, from = 0): Promise<number[][]> {
   const model = await loadModel(join(MODELS_DIR, 'weather', '1'));
   const rows = Array.from({ length: n }, (_, i) => ({ line: i + 1, values: Float64Array.from(weather[(from + i) % weather.length]!) }));
   const out: number[][] = [];
-  for await (const step of predictRows(model, rows)) out.push(step.forecast);
+  for await (const step of predictRows(model, rows)) out.push(step.forecast.map(float32Number));
   return out;
 }
 
@@ -61,7 +62,7 @@ describe('BatchPipeline', () => {
     for (const [s, stream] of streams.entries()) {
       const mine = published.filter((f) => f.stream === stream);
       const expected = await offline(30, s * 100);
-      expect(mine.map((f) => flat(f.forecast))).toEqual(expected.map((row) => Array.from(Float32Array.from(row))));
+      expect(mine.map((f) => flat(f.forecast))).toEqual(expected);
       expect(mine[0]).not.toHaveProperty('error');
       expect(mine[1]).toHaveProperty('error');
       expect(mine[1]!.model).toEqual({ name: 'weather', version: '1' });
@@ -118,7 +119,7 @@ describe('BatchPipeline', () => {
     const fresh = await offline(3, 50);
     await pipeline.handle(batchOf([event('z', 0), event('z', 1), event('z', 50, { reset: true }), event('z', 51), event('z', 52, { end: true })]), recordingControl());
     const mine = sink.forecasts().map((f) => flat(f.forecast));
-    expect(mine.slice(2)).toEqual(fresh.map((r) => Array.from(Float32Array.from(r))));
+    expect(mine.slice(2)).toEqual(fresh);
     expect(await store.load([stateKey('streamcell:', 'weather', 'z')])).toEqual([null]);
   });
 

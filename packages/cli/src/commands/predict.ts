@@ -1,4 +1,4 @@
-import { StreamcellError } from '@streamcell/protocol';
+import { StreamcellError, float32Number } from '@streamcell/protocol';
 import { parseOptions } from '../args.ts';
 import { INPUT_FORMATS } from '../input.ts';
 import type { InputFormat } from '../input.ts';
@@ -10,8 +10,9 @@ const HELP = `Usage: streamcell predict --model DIR --input FILE [--state] [--fo
 
 Runs a model over one sequence, starting from a zero state, and prints one JSON
 line per input row: {"step":0,"forecast":[...]}. Forecasts are unscaled and laid
-out [step1 targets..., step2 targets..., ...]; they equal what the service
-publishes for a stream that sends the same events.
+out [step1 targets..., step2 targets..., ...], written at float32 precision
+(the shortest decimal that reads back to the model's float32 value); they equal
+what the service publishes for a stream that sends the same events.
 
 Options:
   -m, --model DIR     model directory (model.json + its weights file)
@@ -63,7 +64,8 @@ export const predictCommand: Command = {
       ...(format === undefined ? {} : { format }),
     });
     try {
-      for await (const step of steps) await out.line(JSON.stringify(step));
+      // Forecasts as the service writes them (float32 precision); h and c stay exact doubles of their float32 bits.
+      for await (const step of steps) await out.line(JSON.stringify({ ...step, forecast: step.forecast.map(float32Number) }));
     } finally {
       // Lines computed before a bad row are still printed: they are correct,
       // and they show how far the input got.

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { float32Json, float32Number, numberJson } from '../src/index.ts';
+
+/** Deterministic 32-bit words (xorshift32). */
+function words(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+}
+
+/** Whether a decimal text reads back to float32 `f`. */
+const readsBack = (text: string, f: number): boolean => Math.fround(Number(text)) === f;
+
+describe('float32Json', () => {
+  it('writes common values as people would', () => {
+    const cases: [number, string][] = [
+      [Math.fround(21.6), '21.6'],
+      [Math.fround(0.1), '0.1'],
+      [-Math.fround(3.3), '-3.3'],
+      [1, '1'],
+      [100, '100'],
+      [123456, '123456'],
+      [Math.fround(1e-7), '1e-7'],
+      [Math.fround(0.000001), '0.000001'],
+      [Math.fround(1.5e-7), '1.5e-7'],
+      [Math.fround(1e21), '1e+21'],
+      [Math.fround(1e20), '100000000000000000000'],
+      [Math.fround(1.25e25), '1.25e+25'],
+      [3.4028234663852886e38, '3.4028235e+38'],
+      [1.401298464324817e-45, '1e-45'],
+      [Math.fround(16777217), '16777216'],
+    ];
+    for (const [v, text] of cases) expect(float32Json(v), String(v)).toBe(text);
+  });
+
+  it('writes zeros as 0 and non-finite numbers as null, as JSON.stringify does', () => {
+    expect([0, -0, NaN, Infinity, -Infinity, 1e39, 1e-50].map(float32Json)).toEqual(['0', '0', 'null', 'null', 'null', 'null', '0']);
+  });
+
+  it('rounds a double to float32 first', () => {
+    expect(float32Json(0.1)).toBe('0.1');
+    expect(float32Json(1 / 3)).toBe('0.33333334');
+    expect(float32Number(1 / 3)).toBe(0.33333334);
+  });
+
+  it('for every kind of float32: reads back exactly, is the text JSON.stringify writes for what it parses to, and no shorter decimal reads back', () => {
+    const next = words(20261127);
+    const bits = new Uint32Array(1);
+    const f32 = new Float32Array(bits.buffer);
+    let checked = 0;
+    for (let i = 0; i < 60_000; i++) {
+      // Random bit patterns cover every exponent; a third are small-exponent values like real forecasts.
+      bits[0] = i % 3 === 0 ? (next() & 0x807fffff) | ((112 + (next() % 32)) << 23) : next();
+      const f = f32[0]!;
+      if (!Number.isFinite(f) || f === 0) continue;
+      const text = float32Json(f);
+      expect(readsBack(text, f), `${f} -> ${text}`).toBe(true);
+      expect(JSON.stringify(Number(text)), `${f} -> ${text}`).toBe(text);
+      const digits = text.replace(/^-/, '').replace(/e.*$/, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '').length;
+      if (digits > 1) {
+        // The decimals of one digit fewer nearest to f, and their neighbours: none may read back.
+        const [mantissa, exponent] = Math.abs(f).toExponential(digits - 2).split('e');
+        const unit = 10 ** (2 - digits);
+        for (const delta of [-1, 0, 1]) {
+          const candidate = `${(Number(mantissa) + delta * unit).toFixed(digits - 2)}e${exponent}`;
+          expect(readsBack(f < 0 ? `-${candidate}` : candidate, f), `${f} -> ${text}, but ${candidate} is shorter`).toBe(false);
+        }
+      }
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(55_000);
+  });
+});
+
+describe('numberJson', () => {
+  it('writes what JSON.stringify writes', () => {
+    for (const v of [0, -0, 7, -7, 99, 100, 1764219600000, -1764219600000, Number.MAX_SAFE_INTEGER, 2 ** 53 + 2, 1.5, -0.25, 1e21, NaN, Infinity, -Infinity]) {
+      expect(numberJson(v), String(v)).toBe(JSON.stringify(v));
+    }
+  });
+});
