@@ -25,6 +25,12 @@ export interface WorkerMetrics {
   readonly forecastAbsError: Counter<'model' | 'step' | 'target'>;
   readonly naiveAbsError: Counter<'model' | 'step' | 'target'>;
   readonly forecastsScored: Counter<'model' | 'step' | 'target'>;
+  /**
+   * Called whenever the three score counters above are read (a scrape, or
+   * get()): lets the worker keep its error sums in plain arrays and add them
+   * to the counters only then, not with two dozen labelled increments per batch.
+   */
+  readonly beforeScoresCollect: Set<() => void>;
   readonly lifecycle: Gauge<'state'>;
   readonly activeStreams: Gauge<'model'>;
 }
@@ -46,6 +52,10 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean; deadLet
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'streamcell_worker_' });
   const registers = [registry];
+  const beforeScoresCollect = new Set<() => void>();
+  const collectScores = (): void => {
+    for (const hook of beforeScoresCollect) hook();
+  };
   const metrics: WorkerMetrics = {
     registry,
     eventsIn: new Counter({ name: 'streamcell_events_total', help: 'Events consumed, valid or not', labelNames: ['topic'], registers }),
@@ -99,14 +109,17 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean; deadLet
       help: 'Sum of |actual - forecast| by model, horizon step and target (divide by streamcell_forecasts_scored_total)',
       labelNames: ['model', 'step', 'target'],
       registers,
+      collect: collectScores,
     }),
     naiveAbsError: new Counter({
       name: 'streamcell_naive_abs_error_sum',
       help: 'Sum of |actual - persistence forecast| for the same events (naive baseline)',
       labelNames: ['model', 'step', 'target'],
       registers,
+      collect: collectScores,
     }),
-    forecastsScored: new Counter({ name: 'streamcell_forecasts_scored_total', help: 'Forecasts scored against their actual', labelNames: ['model', 'step', 'target'], registers }),
+    forecastsScored: new Counter({ name: 'streamcell_forecasts_scored_total', help: 'Forecasts scored against their actual', labelNames: ['model', 'step', 'target'], registers, collect: collectScores }),
+    beforeScoresCollect,
     lifecycle: new Gauge({ name: 'streamcell_worker_state', help: '1 for the lifecycle state the worker is in', labelNames: ['state'], registers }),
     activeStreams: new Gauge({
       name: 'streamcell_active_streams',

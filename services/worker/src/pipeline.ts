@@ -122,11 +122,14 @@ export class BatchPipeline {
   readonly #d: PipelineDeps;
   readonly #now: () => number;
   readonly #log: Logger;
+  /** Error sums of saved batches not yet in the score counters (they are added when those are read). */
+  readonly #unreportedScores = new Map<ServingModel, ErrorSums>();
 
   constructor(deps: PipelineDeps) {
     this.#d = deps;
     this.#now = deps.now ?? Date.now;
     this.#log = deps.log.child({ component: 'pipeline' });
+    deps.metrics.beforeScoresCollect.add(() => this.#reportScores());
   }
 
   /** Runs one batch end to end and commits it; see the file comment. */
@@ -473,9 +476,28 @@ export class BatchPipeline {
     }
   }
 
+  /** Adds a saved batch's error sums to those the next read of the score counters reports. */
   #recordErrors(sums: Map<ServingModel, ErrorSums>): void {
-    const { metrics } = this.#d;
     for (const [model, s] of sums) {
+      const into = this.#unreportedScores.get(model);
+      if (into === undefined) {
+        this.#unreportedScores.set(model, s);
+        continue;
+      }
+      for (let i = 0; i < s.count.length; i++) {
+        into.model[i]! += s.model[i]!;
+        into.naive[i]! += s.naive[i]!;
+        into.count[i]! += s.count[i]!;
+      }
+    }
+  }
+
+  #reportScores(): void {
+    const { metrics } = this.#d;
+    const pending = [...this.#unreportedScores];
+    // Cleared first: a model replaced by a new version is not kept alive here.
+    this.#unreportedScores.clear();
+    for (const [model, s] of pending) {
       const T = model.manifest.targets.length;
       for (let idx = 0; idx < s.count.length; idx++) {
         const n = s.count[idx]!;
