@@ -14,7 +14,7 @@
  * to the same float32 (see json-number.ts). The source coordinates are the idempotency key: a replay
  * after a crash publishes the same content under the same key.
  */
-import { float32Json, float32Number, numberJson } from './json-number.ts';
+import { MAX_NUMBER_JSON_BYTES, float32Number, writeFloat32Json, writeNumberJson } from './json-number.ts';
 
 /** Where an event came from; also the forecast's idempotency key. */
 export interface SourceCoordinates {
@@ -77,17 +77,22 @@ export function encodeForecast(message: ForecastMessage): Buffer {
 export class ForecastWriter {
   readonly #horizon: number;
   readonly #targets: number;
-  readonly #model: string;
-  /** Per target position in a forecast step, in the order JSON.stringify emits them: [`"name":`, target index]. */
-  readonly #stepKeys: readonly (readonly [string, number])[];
-  readonly #errorKeys: readonly (readonly [string, number])[];
+  /** `,"model":{...},"source":{"topic":` */
+  readonly #model: Buffer;
+  /** Per target position in a forecast step, in the order JSON.stringify emits them: `"name":` and `,"name":`, and the target index. */
+  readonly #stepKeys: readonly KeyBytes[];
+  readonly #errorKeys: readonly KeyBytes[];
+  /** Bytes a message needs besides its stream, topic and offset. */
+  readonly #bound: number;
   #topic = '';
-  #topicJson = '';
+  #topicJson: Buffer = Buffer.alloc(0);
+  /** Where messages are written before they are copied out; grows for long stream ids. */
+  #scratch: Buffer = Buffer.allocUnsafeSlow(4096);
 
   constructor(model: { readonly name: string; readonly version: string }, targets: readonly string[], horizon: number) {
     this.#horizon = horizon;
     this.#targets = targets.length;
-    this.#model = `,"model":${JSON.stringify({ name: model.name, version: model.version })},"source":{"topic":`;
+    this.#model = Buffer.from(`,"model":${JSON.stringify({ name: model.name, version: model.version })},"source":{"topic":`, 'utf8');
     // Key order as the objects forecastSteps (assignment) and Object.fromEntries build them:
     // integer-like names first, ascending, then the rest in order.
     const assigned: Record<string, number> = {};
@@ -95,9 +100,13 @@ export class ForecastWriter {
       assigned[t] = j;
     });
     const entries = Object.fromEntries(targets.map((t, j) => [t, j])) as Record<string, number>;
-    const keys = (o: Record<string, number>): [string, number][] => Object.keys(o).map((k) => [`${JSON.stringify(k)}:`, o[k]!]);
+    const keys = (o: Record<string, number>): KeyBytes[] =>
+      Object.keys(o).map((k) => ({ first: Buffer.from(`${JSON.stringify(k)}:`, 'utf8'), next: Buffer.from(`,${JSON.stringify(k)}:`, 'utf8'), index: o[k]! }));
     this.#stepKeys = keys(assigned);
     this.#errorKeys = keys(entries);
+    const keyBytes = this.#stepKeys.reduce((n, k) => n + k.next.length, 0);
+    const values = (horizon + 1) * targets.length + 2;
+    this.#bound = 128 + this.#model.length + (horizon + 1) * keyBytes + values * MAX_NUMBER_JSON_BYTES;
   }
 
   /**
@@ -112,30 +121,87 @@ export class ForecastWriter {
     }
     if (topic !== this.#topic) {
       this.#topic = topic;
-      this.#topicJson = JSON.stringify(topic);
+      this.#topicJson = Buffer.from(JSON.stringify(topic), 'utf8');
     }
-    let s = `{"stream":${JSON.stringify(stream)},"ts":${numberJson(ts)}${this.#model}${this.#topicJson},"partition":${numberJson(partition)},"offset":${JSON.stringify(offset)}},"forecast":[`;
+    const streamJson = JSON.stringify(stream);
+    const offsetJson = JSON.stringify(offset);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    const need = this.#bound + this.#topicJson.length + 3 * (streamJson.length + offsetJson.length);
+    if (this.#scratch.length < need) this.#scratch = Buffer.allocUnsafeSlow(Math.max(need, 2 * this.#scratch.length));
+    const out = this.#scratch;
+    let at = putBytes(out, 0, STREAM);
+    at = putString(out, at, streamJson);
+    at = putBytes(out, at, TS);
+    at = writeNumberJson(out, at, ts);
+    at = putBytes(out, at, this.#model);
+    at = putBytes(out, at, this.#topicJson);
+    at = putBytes(out, at, PARTITION);
+    at = writeNumberJson(out, at, partition);
+    at = putBytes(out, at, OFFSET);
+    at = putString(out, at, offsetJson);
+    at = putBytes(out, at, FORECAST);
     for (let step = 0; step < this.#horizon; step++) {
-      s += step === 0 ? '{' : ',{';
+      out[at++] = step === 0 ? OPEN_BRACE : COMMA;
+      if (step > 0) out[at++] = OPEN_BRACE;
       const base = step * T;
       for (let k = 0; k < this.#stepKeys.length; k++) {
-        const [key, j] = this.#stepKeys[k]!;
-        s += k === 0 ? key : `,${key}`;
-        s += float32Json(forecast[base + j]!);
+        const key = this.#stepKeys[k]!;
+        at = putBytes(out, at, k === 0 ? key.first : key.next);
+        at = writeFloat32Json(out, at, forecast[base + key.index]!);
       }
-      s += '}';
+      out[at++] = CLOSE_BRACE;
     }
-    s += ']';
+    out[at++] = CLOSE_BRACKET;
     if (error !== null) {
-      s += ',"error":{';
+      at = putBytes(out, at, ERROR);
       for (let k = 0; k < this.#errorKeys.length; k++) {
-        const [key, j] = this.#errorKeys[k]!;
-        s += k === 0 ? key : `,${key}`;
-        s += float32Json(error[j]!);
+        const key = this.#errorKeys[k]!;
+        at = putBytes(out, at, k === 0 ? key.first : key.next);
+        at = writeFloat32Json(out, at, error[key.index]!);
       }
-      s += '}';
+      out[at++] = CLOSE_BRACE;
     }
-    s += '}';
-    return Buffer.from(s, 'utf8');
+    out[at++] = CLOSE_BRACE;
+    const message = Buffer.allocUnsafe(at);
+    out.copy(message, 0, 0, at);
+    return message;
   }
+}
+
+interface KeyBytes {
+  readonly first: Buffer;
+  readonly next: Buffer;
+  readonly index: number;
+}
+
+const STREAM = Buffer.from('{"stream":');
+const TS = Buffer.from(',"ts":');
+const PARTITION = Buffer.from(',"partition":');
+const OFFSET = Buffer.from(',"offset":');
+const FORECAST = Buffer.from('},"forecast":[');
+const ERROR = Buffer.from(',"error":{');
+const OPEN_BRACE = 123;
+const CLOSE_BRACE = 125;
+const CLOSE_BRACKET = 93;
+const COMMA = 44;
+
+/** Copies `bytes` to `out` at `at`; returns the end. Short copies in a loop: cheaper than a native call. */
+function putBytes(out: Uint8Array, at: number, bytes: Uint8Array): number {
+  const n = bytes.length;
+  if (n > 32) {
+    out.set(bytes, at);
+    return at + n;
+  }
+  for (let i = 0; i < n; i++) out[at + i] = bytes[i]!;
+  return at + n;
+}
+
+/** Writes `s` as UTF-8 at `at`; returns the end. */
+function putString(out: Buffer, at: number, s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return at + out.write(s, at, 'utf8');
+    out[at + i] = c;
+  }
+  return at + s.length;
 }

@@ -6,4 +6,4 @@ export { ForecastWriter, IDEMPOTENCY_HEADER, encodeForecast, forecastSteps, idem
 export type { ForecastMessage, SourceCoordinates } from './forecast.ts';
 export { DEAD_LETTER_HEADERS, deadLetter, deadLetterTopic } from './dead-letter.ts';
 export type { DeadLetterMessage } from './dead-letter.ts';
-export { float32Json, float32Number, numberJson } from './json-number.ts';
+export { MAX_NUMBER_JSON_BYTES, float32Json, float32Number, writeFloat32Json, writeNumberJson } from './json-number.ts';

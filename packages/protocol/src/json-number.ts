@@ -10,50 +10,86 @@
  * built as an object and serialised by JSON.stringify gives the same bytes
  * when its numbers went through {@link float32Number}.
  *
- * Both are on the worker's hot path (a dozen numbers per event): they build
- * the digits from a table instead of calling String(), which is slower for
- * doubles and keeps every result alive in V8's number-to-string cache long
- * enough to reach the old generation.
+ * The worker writes a dozen numbers per event: {@link writeFloat32Json} and
+ * {@link writeNumberJson} put them straight into a byte buffer, without
+ * String(), which is slower for doubles and keeps every result alive in V8's
+ * number-to-string cache long enough to reach the old generation.
  */
 
 /** 10^0 .. 10^22: exactly representable as doubles. */
 const POW10: readonly number[] = Array.from({ length: 23 }, (_, i) => 10 ** i);
-/** "00" .. "99". */
-const PAIRS: readonly string[] = Array.from({ length: 100 }, (_, i) => (i < 10 ? `0${i}` : `${i}`));
-/** "0" .. "99". */
-const SHORT: readonly string[] = Array.from({ length: 100 }, (_, i) => `${i}`);
 
-/** The decimal digits of a non-negative safe integer. */
-function digitsOf(n: number): string {
-  if (n < 100) return SHORT[n]!;
-  let s = '';
-  while (n >= 100) {
-    const q = Math.floor(n / 100);
-    s = PAIRS[n - q * 100]! + s;
-    n = q;
-  }
-  return SHORT[n]! + s;
-}
-
-/** `a` times 10^s: one rounding when the power is exact. */
+/** `a` times 10^s: one rounding when the power is exact (|s| <= 22). */
 function scaleUp(a: number, s: number): number {
   if (s >= 0) return s <= 22 ? a * POW10[s]! : a * 10 ** s;
   return -s <= 22 ? a / POW10[-s]! : a / 10 ** -s;
+}
+
+/** `d` times 10^-s: what JSON.parse makes of that decimal when the power is exact. */
+function scaleDown(d: number, s: number): number {
+  if (s >= 0) return s <= 22 ? d / POW10[s]! : d / 10 ** s;
+  return -s <= 22 ? d * POW10[-s]! : d * 10 ** -s;
+}
+
+/** A float32's bits. */
+const bitsF32 = new Float32Array(1);
+const bitsU32 = new Uint32Array(bitsF32.buffer);
+
+// What shortestDigits found (module state, not an object per number).
+let foundDigits = 0;
+let foundExp10 = 0;
+
+/**
+ * For a positive finite float32 `a`: the shortest decimal `foundDigits` x
+ * 10^`foundExp10` (digits without trailing zeros) that reads back to `a`.
+ * Returns false when the arithmetic was not exact (|scale| > 22, values
+ * below about 1e-13 or above 1e22): then the caller checks the text itself.
+ */
+function shortestDigits(a: number): boolean {
+  // A guess of the decimal exponent from the binary one (log10(2) = 0.30103): it may be
+  // one too small, which only widens the search. Subnormals ask Math.log10.
+  bitsF32[0] = a;
+  const e2 = (bitsU32[0]! >>> 23) - 127;
+  const e = e2 > -127 ? Math.floor(e2 * 0.30103) : Math.floor(Math.log10(a));
+  // Scales s (digits after the decimal point) from 0-1 significant digits to 9-10: the
+  // largest always reads back (9 significant digits identify a float32). Reading back
+  // is monotonic in s, so a binary search finds the shortest.
+  let lo = -e - 1;
+  let hi = -e + 9;
+  let digits = Math.floor(scaleUp(a, hi) + 0.5);
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const d = Math.floor(scaleUp(a, mid) + 0.5);
+    if (d !== 0 && Math.fround(scaleDown(d, mid)) === a) {
+      hi = mid;
+      digits = d;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  let exp10 = -hi;
+  while (digits % 10 === 0) {
+    digits /= 10;
+    exp10 += 1;
+  }
+  foundDigits = digits;
+  foundExp10 = exp10;
+  return hi <= 22 && hi >= -22;
 }
 
 /**
  * The JavaScript number-to-string form of the decimal `digits` x 10^exp10,
  * where `digits` has no trailing zero (ECMAScript Number::toString).
  */
-function layout(digits: string, exp10: number): string {
+function layoutText(digits: string, exp10: number): string {
   const k = digits.length;
   const n = k + exp10;
   if (k <= n && n <= 21) return exp10 === 0 ? digits : digits + '0'.repeat(exp10);
   if (0 < n && n <= 21) return `${digits.slice(0, n)}.${digits.slice(n)}`;
   if (-6 < n && n <= 0) return `0.${'0'.repeat(-n)}${digits}`;
-  const e = n - 1;
+  const exponent = n - 1;
   const mantissa = k === 1 ? digits : `${digits[0]!}.${digits.slice(1)}`;
-  return `${mantissa}e${e >= 0 ? '+' : '-'}${digitsOf(Math.abs(e))}`;
+  return `${mantissa}e${exponent >= 0 ? '+' : '-'}${Math.abs(exponent)}`;
 }
 
 /**
@@ -67,28 +103,11 @@ export function float32Json(v: number): string {
   if (!Number.isFinite(f)) return 'null';
   const negative = f < 0;
   const a = negative ? -f : f;
-  // A first guess of the decimal exponent; being one off only costs an iteration.
-  const e = Math.floor(Math.log10(a));
-  // More fraction digits each round: the first that reads back is the shortest.
-  for (let s = -e - 1; s <= -e + 9; s++) {
-    const d = Math.round(scaleUp(a, s));
-    if (d === 0) continue;
-    // d / 10^s, rounded once: what JSON.parse makes of the text when the power is exact.
-    const back = s >= 0 ? (s <= 22 ? d / POW10[s]! : d / 10 ** s) : -s <= 22 ? d * POW10[-s]! : d * 10 ** -s;
-    if (Math.fround(back) !== a) continue;
-    let m = d;
-    let exp10 = -s;
-    while (m % 10 === 0) {
-      m /= 10;
-      exp10 += 1;
-    }
-    const text = layout(digitsOf(m), exp10);
-    // With an inexact power (values beyond 1e22 or below 1e-22) check what a reader really gets.
-    if ((s > 22 || s < -22) && Math.fround(Number(text)) !== a) continue;
-    return negative ? `-${text}` : text;
-  }
-  // Not reached for float32 values; the exact double text always reads back.
-  return String(f);
+  const exact = shortestDigits(a);
+  let text = layoutText(`${foundDigits}`, foundExp10);
+  // Inexact powers: what a reader gets is the judge; the exact double's text always reads back.
+  if (!exact && Math.fround(Number(text)) !== a) text = String(a);
+  return negative ? `-${text}` : text;
 }
 
 /** `v` rounded to float32 and back to the double its {@link float32Json} text parses to (NaN for non-finite). */
@@ -96,8 +115,101 @@ export function float32Number(v: number): number {
   return Number(float32Json(v));
 }
 
-/** A number as JSON.stringify writes it, without String() for safe integers. */
-export function numberJson(v: number): string {
-  if (Number.isSafeInteger(v)) return v < 0 ? `-${digitsOf(-v)}` : digitsOf(v);
-  return Number.isFinite(v) ? String(v) : 'null';
+// ---- into bytes -------------------------------------------------------------
+
+/** Room {@link writeFloat32Json} and {@link writeNumberJson} may need for one number. */
+export const MAX_NUMBER_JSON_BYTES = 32;
+
+const ZERO = 48;
+const DOT = 46;
+/** Digits of the integer being written, last first. */
+const scratchDigits = new Uint8Array(24);
+
+/** Writes a non-negative safe integer's digits at `at`; returns the end. */
+function putDigits(out: Uint8Array, at: number, n: number): number {
+  let k = 0;
+  if (n < 2 ** 31) {
+    let x = n | 0;
+    do {
+      const q = (x / 10) | 0;
+      scratchDigits[k++] = ZERO + (x - q * 10);
+      x = q;
+    } while (x > 0);
+  } else {
+    let x = n;
+    do {
+      const q = Math.floor(x / 10);
+      scratchDigits[k++] = ZERO + (x - q * 10);
+      x = q;
+    } while (x > 0);
+  }
+  while (k > 0) out[at++] = scratchDigits[--k]!;
+  return at;
+}
+
+/** Writes an ASCII string at `at`; returns the end. */
+function putAscii(out: Uint8Array, at: number, s: string): number {
+  for (let i = 0; i < s.length; i++) out[at++] = s.charCodeAt(i);
+  return at;
+}
+
+/**
+ * Writes the bytes of {@link float32Json}(v) at `at` (at least
+ * {@link MAX_NUMBER_JSON_BYTES} free); returns the end.
+ */
+export function writeFloat32Json(out: Uint8Array, at: number, v: number): number {
+  const f = Math.fround(v);
+  if (f === 0) {
+    out[at] = ZERO;
+    return at + 1;
+  }
+  if (!Number.isFinite(f)) return putAscii(out, at, 'null');
+  const negative = f < 0;
+  const a = negative ? -f : f;
+  if (!shortestDigits(a)) return putAscii(out, at, float32Json(f));
+  if (negative) out[at++] = 45; // '-'
+  const digits = foundDigits;
+  const exp10 = foundExp10;
+  // Number::toString's layouts (see layoutText), with k digits and the point after n of them.
+  let k = 0;
+  for (let x = digits; x > 0; x = (x / 10) | 0) k++;
+  const n = k + exp10;
+  if (k <= n && n <= 21) {
+    at = putDigits(out, at, digits);
+    for (let i = 0; i < exp10; i++) out[at++] = ZERO;
+    return at;
+  }
+  if (-6 < n && n <= 0) {
+    out[at++] = ZERO;
+    out[at++] = DOT;
+    for (let i = 0; i < -n; i++) out[at++] = ZERO;
+    return putDigits(out, at, digits);
+  }
+  // Digits with a point after the first `point` of them.
+  const point = 0 < n && n <= 21 ? n : 1;
+  const end = putDigits(out, at + 1, digits);
+  for (let i = 0; i < point; i++) out[at + i] = out[at + i + 1]!;
+  if (end - 1 - at > point) {
+    out[at + point] = DOT;
+    at = end;
+  } else {
+    at = end - 1;
+  }
+  if (point === n) return at;
+  const exponent = n - 1;
+  out[at++] = 101; // 'e'
+  out[at++] = exponent >= 0 ? 43 : 45;
+  return putDigits(out, at, Math.abs(exponent));
+}
+
+/** Writes the bytes of JSON.stringify(v) at `at` (at least {@link MAX_NUMBER_JSON_BYTES} free); returns the end. */
+export function writeNumberJson(out: Uint8Array, at: number, v: number): number {
+  if (Number.isSafeInteger(v)) {
+    if (v < 0) {
+      out[at++] = 45;
+      return putDigits(out, at, -v);
+    }
+    return putDigits(out, at, v);
+  }
+  return putAscii(out, at, JSON.stringify(v));
 }

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { float32Json, float32Number, numberJson } from '../src/index.ts';
+import { MAX_NUMBER_JSON_BYTES, float32Json, float32Number, writeFloat32Json, writeNumberJson } from '../src/index.ts';
+
+/** What a byte writer wrote for `v`, as text. */
+function written(write: (out: Uint8Array, at: number, v: number) => number, v: number): string {
+  const out = new Uint8Array(3 + MAX_NUMBER_JSON_BYTES).fill(120);
+  const end = write(out, 3, v);
+  expect(out.subarray(0, 3)).toEqual(new Uint8Array([120, 120, 120]));
+  expect(end - 3).toBeLessThanOrEqual(MAX_NUMBER_JSON_BYTES);
+  return Buffer.from(out.subarray(3, end)).toString('latin1');
+}
 
 /** Deterministic 32-bit words (xorshift32). */
 function words(seed: number): () => number {
@@ -36,11 +45,16 @@ describe('float32Json', () => {
       [1.401298464324817e-45, '1e-45'],
       [Math.fround(16777217), '16777216'],
     ];
-    for (const [v, text] of cases) expect(float32Json(v), String(v)).toBe(text);
+    for (const [v, text] of cases) {
+      expect(float32Json(v), String(v)).toBe(text);
+      expect(written(writeFloat32Json, v), String(v)).toBe(text);
+      expect(written(writeFloat32Json, -v), String(-v)).toBe(text.startsWith('-') ? text.slice(1) : `-${text}`);
+    }
   });
 
   it('writes zeros as 0 and non-finite numbers as null, as JSON.stringify does', () => {
     expect([0, -0, NaN, Infinity, -Infinity, 1e39, 1e-50].map(float32Json)).toEqual(['0', '0', 'null', 'null', 'null', 'null', '0']);
+    expect([0, -0, NaN, Infinity, -Infinity, 1e39, 1e-50].map((v) => written(writeFloat32Json, v))).toEqual(['0', '0', 'null', 'null', 'null', 'null', '0']);
   });
 
   it('rounds a double to float32 first', () => {
@@ -62,6 +76,7 @@ describe('float32Json', () => {
       const text = float32Json(f);
       expect(readsBack(text, f), `${f} -> ${text}`).toBe(true);
       expect(JSON.stringify(Number(text)), `${f} -> ${text}`).toBe(text);
+      expect(written(writeFloat32Json, f), `${f} written as bytes`).toBe(text);
       const digits = text.replace(/^-/, '').replace(/e.*$/, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '').length;
       if (digits > 1) {
         // The decimals of one digit fewer nearest to f, and their neighbours: none may read back.
@@ -78,10 +93,10 @@ describe('float32Json', () => {
   });
 });
 
-describe('numberJson', () => {
+describe('writeNumberJson', () => {
   it('writes what JSON.stringify writes', () => {
-    for (const v of [0, -0, 7, -7, 99, 100, 1764219600000, -1764219600000, Number.MAX_SAFE_INTEGER, 2 ** 53 + 2, 1.5, -0.25, 1e21, NaN, Infinity, -Infinity]) {
-      expect(numberJson(v), String(v)).toBe(JSON.stringify(v));
+    for (const v of [0, -0, 7, -7, 99, 100, 2 ** 31 - 1, 2 ** 31, 1764219600000, -1764219600000, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 2 ** 53 + 2, 1.5, -0.25, 1e21, 5e-324, NaN, Infinity, -Infinity]) {
+      expect(written(writeNumberJson, v), String(v)).toBe(JSON.stringify(v));
     }
   });
 });
