@@ -1,4 +1,4 @@
-import { StreamcellError, isStreamcellError } from '@streamcell/protocol';
+import { StreamcellError, float32Number, isStreamcellError } from '@streamcell/protocol';
 import { createScaler, loadModel } from '@streamcell/model';
 import type { LoadedModel } from '@streamcell/model';
 import { createStepper, stateSize } from '@streamcell/rnn';
@@ -8,7 +8,10 @@ import type { InputFormat, InputRow } from './input.ts';
 /** One line of `predict` output. */
 export interface PredictStep {
   readonly step: number;
-  /** outputSize values, [step1 targets..., step2 targets..., ...], unscaled. */
+  /**
+   * outputSize values, [step1 targets..., step2 targets..., ...], unscaled, at
+   * float32 precision as forecast messages carry them ({@link float32Number}).
+   */
   readonly forecast: number[];
   /** Hidden state after this step, one array per layer (only with `state`). */
   readonly h?: number[][];
@@ -60,7 +63,7 @@ export async function* predictRows(
     scaler.toForecast(head, 0, x, 0, forecast);
     const result: { step: number; forecast: number[]; h?: number[][]; c?: number[][] } = {
       step,
-      forecast: Array.from(forecast),
+      forecast: Array.from(forecast, float32Number),
     };
     if (options.state === true) {
       // State layout (see stateSize): h of every layer, then c of every layer for LSTM.

@@ -9,9 +9,11 @@
  *
  * `forecast[k]` is the prediction k+1 steps ahead. `error` (actual minus the
  * one-step-ahead forecast made at the previous event) is present when that
- * forecast is known. Forecasts and errors are written at float32 precision,
- * the precision the model computes in: the shortest decimal that reads back
- * to the same float32 (see json-number.ts). The source coordinates are the idempotency key: a replay
+ * forecast is known. Forecasts are written at float32 precision, the
+ * precision the model computes in: the shortest decimal that reads back to
+ * the same float32 (see json-number.ts). So are errors (a double difference
+ * of the actual and the float32 forecast, rounded to float32: an error above
+ * float32's range, about 3.4e38, is written null). The source coordinates are the idempotency key: a replay
  * after a crash publishes the same content under the same key.
  */
 import { MAX_NUMBER_JSON_BYTES, float32Number, writeFloat32Json, writeNumberJson } from './json-number.ts';

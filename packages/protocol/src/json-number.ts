@@ -95,7 +95,11 @@ function layoutText(digits: string, exp10: number): string {
 /**
  * `v` rounded to float32 and written as the shortest decimal that reads back
  * to that float32; `null` for NaN and infinities (as JSON.stringify writes
- * them), `0` for both zeros.
+ * them, and for doubles beyond float32's range), `0` for both zeros. Only
+ * the nearest decimal of each length is tried, so for a few values just
+ * below a power of two, where the float32's rounding interval is lopsided,
+ * the text is one digit longer than the shortest (2^-96 gives
+ * 1.26217745e-29 where 1.2621775e-29 also reads back).
  */
 export function float32Json(v: number): string {
   const f = Math.fround(v);

@@ -5,7 +5,7 @@
  * event time and step count. The key's remaining TTL says when it was saved.
  */
 import type { Redis } from 'ioredis';
-import { StreamcellError } from '@streamcell/protocol';
+import { StreamcellError, float32Number } from '@streamcell/protocol';
 import { decodeRecord, latestScoring, modelVersionHash, scoringLayout, stateKey } from '@streamcell/state';
 import type { GatewayModel, GatewayModels } from './models.ts';
 
@@ -112,14 +112,14 @@ export async function latestForecast(
     }
     if (best !== undefined && best.ts >= rec.lastEventTs) continue;
     const forecast: Record<string, number>[] = [];
-    for (let k = 0; k < horizon; k++) forecast.push(Object.fromEntries(targets.map((t, j) => [t, latest.forecast[k * targets.length + j]!])));
+    for (let k = 0; k < horizon; k++) forecast.push(Object.fromEntries(targets.map((t, j) => [t, float32Number(latest.forecast[k * targets.length + j]!)])));
     best = {
       stream,
       model: { name: m.name, version: m.version },
       ts: rec.lastEventTs,
       steps: rec.steps,
       forecast,
-      actual: Object.fromEntries(targets.map((t, j) => [t, latest.actual[j]!])),
+      actual: Object.fromEntries(targets.map((t, j) => [t, float32Number(latest.actual[j]!)])),
       source: { partition: rec.partition, offset: rec.offset },
       eventAgeMs: Math.max(0, now - rec.lastEventTs),
       savedAgoMs: s.ttlMs < 0 ? null : Math.max(0, options.stateTtlMs - s.ttlMs),

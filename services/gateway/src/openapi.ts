@@ -125,7 +125,7 @@ export function openApiDocument(): Record<string, unknown> {
             steps: { type: 'number', description: 'events stepped since the state (re)started' },
             forecast: {
               type: 'array',
-              description: 'forecast[k] is k+1 steps ahead, by target name (float32 precision, as stored)',
+              description: 'forecast[k] is k+1 steps ahead, by target name (the stored float32 values, written as the forecast messages write them: the shortest decimal that reads back to the float32)',
               items: { type: 'object', additionalProperties: { type: 'number' } },
             },
             actual: { type: 'object', additionalProperties: { type: 'number' }, description: "the last event's actual target values" },

@@ -501,7 +501,8 @@ export class BatchPipeline {
       const T = model.manifest.targets.length;
       for (let idx = 0; idx < s.count.length; idx++) {
         const n = s.count[idx]!;
-        if (n === 0) continue;
+        // An overflowing forecast gives an infinite error: prom-client refuses it, and it would break the scrape.
+        if (n === 0 || !Number.isFinite(s.model[idx]!) || !Number.isFinite(s.naive[idx]!)) continue;
         const labels = { model: model.name, step: String(Math.floor(idx / T) + 1), target: model.manifest.targets[idx % T]! };
         metrics.forecastAbsError.inc(labels, s.model[idx]);
         metrics.naiveAbsError.inc(labels, s.naive[idx]);

@@ -1,7 +1,7 @@
 /**
  * Online equals offline, on the real Kafka and Redis: 200 streams of 50 events
  * through one worker process. Every stream's forecasts, read back from the
- * forecasts topic, are exactly (float32 for float32) what `streamcell predict`
+ * forecasts topic, are exactly (the same float32 values, written the same way) what `streamcell predict`
  * prints for its sequence, in order and once each; and the state the worker
  * left in Redis holds exactly predict --state's final h and c.
  */
@@ -70,7 +70,7 @@ describe('worker: online forecasts and state equal streamcell predict', () => {
     for (const [i, plan] of plans.entries()) {
       const offline = await offlinePredict(model, plan.rows);
       const mine = online.get(plan.stream) ?? [];
-      // toEqual on numbers is exact: the JSON numbers are the float32 values, printed to round-trip.
+      // toEqual on numbers is exact: both sides write each float32 as the shortest decimal that reads back to it.
       expect(mine.map((f) => flatForecast(f.forecast)), `forecasts of ${plan.stream}`).toEqual(offline.forecasts);
       expect(mine.map((f) => `${f.source.topic}/${f.source.partition}/${f.source.offset}`), `sources of ${plan.stream}`).toEqual(sources.get(plan.stream));
       expect(mine.map((f) => f.ts)).toEqual(plan.ts);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '@streamcell/model';
 import { predictRows } from '@streamcell/cli';
-import { DEAD_LETTER_HEADERS, float32Number } from '@streamcell/protocol';
+import { DEAD_LETTER_HEADERS } from '@streamcell/protocol';
 import { MemoryStateStore, decodeRecord, stateKey, type StateWrite } from '@streamcell/state';
 import { createLogger, createWorkerMetrics } from '@streamcell/telemetry';
 import { ModelRegistry } from '../src/models.ts';
@@ -35,7 +35,7 @@ async function offline(n: number, from = 0): Promise<number[][]> {
   const model = await loadModel(join(MODELS_DIR, 'weather', '1'));
   const rows = Array.from({ length: n }, (_, i) => ({ line: i + 1, values: Float64Array.from(weather[(from + i) % weather.length]!) }));
   const out: number[][] = [];
-  for await (const step of predictRows(model, rows)) out.push(step.forecast.map(float32Number));
+  for await (const step of predictRows(model, rows)) out.push(step.forecast);
   return out;
 }
 

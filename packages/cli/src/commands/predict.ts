@@ -1,4 +1,4 @@
-import { StreamcellError, float32Number } from '@streamcell/protocol';
+import { StreamcellError } from '@streamcell/protocol';
 import { parseOptions } from '../args.ts';
 import { INPUT_FORMATS } from '../input.ts';
 import type { InputFormat } from '../input.ts';
@@ -64,8 +64,8 @@ export const predictCommand: Command = {
       ...(format === undefined ? {} : { format }),
     });
     try {
-      // Forecasts as the service writes them (float32 precision); h and c stay exact doubles of their float32 bits.
-      for await (const step of steps) await out.line(JSON.stringify({ ...step, forecast: step.forecast.map(float32Number) }));
+      // Forecasts come at float32 precision, as the service writes them; h and c are the exact doubles of their float32 bits.
+      for await (const step of steps) await out.line(JSON.stringify(step));
     } finally {
       // Lines computed before a bad row are still printed: they are correct,
       // and they show how far the input got.
