@@ -128,7 +128,7 @@ export function openApiDocument(): Record<string, unknown> {
               description: 'forecast[k] is k+1 steps ahead, by target name (the stored float32 values, written as the forecast messages write them: the shortest decimal that reads back to the float32)',
               items: { type: 'object', additionalProperties: { type: 'number' } },
             },
-            actual: { type: 'object', additionalProperties: { type: 'number' }, description: "the last event's actual target values" },
+            actual: { type: 'object', additionalProperties: { type: 'number' }, description: "the last event's actual target values (stored as float32, written like the forecasts)" },
             source: {
               type: 'object',
               required: ['partition', 'offset'],

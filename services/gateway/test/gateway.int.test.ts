@@ -5,7 +5,7 @@
  * in Redis, and the live feed over server-sent events.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ForecastMessage } from '@streamcell/protocol';
+import { float32Number, type ForecastMessage } from '@streamcell/protocol';
 import { partitionForKey } from '@streamcell/streams';
 import { TOKEN, readEvents, readTopic, seattleWeather, startStack, until, type Stack } from './support/stack.ts';
 
@@ -86,8 +86,8 @@ describe('gateway on Kafka and Redis', () => {
       model: { name: 'weather', version: '1' },
       ts: last.ts,
       forecast: last.forecast,
-      // Stored as float32, as the state record keeps every float.
-      actual: { temp_max: Math.fround(lastValues.temp_max!), temp_min: Math.fround(lastValues.temp_min!) },
+      // Stored as float32, as the state record keeps every float, and written at float32 precision like the forecasts.
+      actual: { temp_max: float32Number(lastValues.temp_max!), temp_min: float32Number(lastValues.temp_min!) },
       source: { partition: last.source.partition, offset: Number(last.source.offset) },
     });
     expect(latest.savedAgoMs).toBeGreaterThanOrEqual(0);
