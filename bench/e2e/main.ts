@@ -171,9 +171,17 @@ async function produce(topic: string, count: number, firstStep: number, ratePerS
   await producer.disconnect();
 }
 
+/** Messages of `topic` that `group` has committed. A broker that has just started may not have its group coordinator ready: retried for up to 30 s. */
 async function committed(group: string, topic: string): Promise<number> {
-  const offsets = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-  return offsets[0]!.partitions.reduce((a, p) => a + Math.max(0, Number(p.offset)), 0);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const offsets = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+      return offsets[0]!.partitions.reduce((a, p) => a + Math.max(0, Number(p.offset)), 0);
+    } catch (err) {
+      if ((err as { retriable?: unknown }).retriable !== true || attempt >= 60) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
 }
 
 /** Waits until `group` has committed `total` messages of `topic`; returns the sustained rate between first and last commit. */
