@@ -13,8 +13,9 @@
  * precision the model computes in: the shortest decimal that reads back to
  * the same float32 (see json-number.ts). So are errors (a double difference
  * of the actual and the float32 forecast, rounded to float32: an error above
- * float32's range, about 3.4e38, is written null). The source coordinates are the idempotency key: a replay
- * after a crash publishes the same content under the same key.
+ * float32's range, about 3.4e38, is written null). The source coordinates
+ * are the idempotency key: a replay after a crash publishes the same content
+ * under the same key.
  */
 import { MAX_NUMBER_JSON_BYTES, float32Number, writeFloat32Json, writeNumberJson } from './json-number.ts';
 
@@ -72,9 +73,10 @@ export function encodeForecast(message: ForecastMessage): Buffer {
  * without building the message object: the very bytes {@link encodeForecast}
  * gives for the same message (JSON.stringify's key order; forecast and error
  * values at float32 precision, as {@link forecastSteps} and
- * {@link float32Number} make them; non-finite numbers become null), with the parts that never change for the
- * model (its name and version, the target keys) prepared once. The worker
- * writes one message per event, so this is on its hot path.
+ * {@link float32Number} make them; non-finite numbers become null), with the
+ * parts that never change for the model (its name and version, the target
+ * keys) prepared once, into a reused byte buffer. The worker writes one
+ * message per event, so this is on its hot path.
  */
 export class ForecastWriter {
   readonly #horizon: number;

@@ -175,8 +175,8 @@ export function writeFloat32Json(out: Uint8Array, at: number, v: number): number
   const digits = foundDigits;
   const exp10 = foundExp10;
   // Number::toString's layouts (see layoutText), with k digits and the point after n of them.
-  let k = 0;
-  for (let x = digits; x > 0; x = (x / 10) | 0) k++;
+  let k = 1;
+  while (k < 22 && digits >= POW10[k]!) k++;
   const n = k + exp10;
   if (k <= n && n <= 21) {
     at = putDigits(out, at, digits);
