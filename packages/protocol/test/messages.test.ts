@@ -70,6 +70,20 @@ describe('ForecastWriter', () => {
     }
   });
 
+  it('grows its buffer for long stream ids and keeps earlier messages intact', () => {
+    const writer = new ForecastWriter({ name: 'm', version: '1' }, ['a', 'b'], 2);
+    const flat = [1.5, -2.25, Math.fround(0.1), 1e-7];
+    const short = writer.write('s', 1, 't', 0, '7', flat, [0.5, -0.5]);
+    const before = short.toString('utf8');
+    const long = 'é😀\u0001'.repeat(1500);
+    const big = writer.write(long, 2, 't', 3, '8', flat, null);
+    const expected = viaObject({ name: 'm', version: '1' }, ['a', 'b'], 2, { stream: long, ts: 2, topic: 't', partition: 3, offset: '8', flat, error: null });
+    expect(big.equals(expected)).toBe(true);
+    expect(big.length).toBeGreaterThan(4096);
+    expect(short.toString('utf8')).toBe(before);
+    expect(writer.write('s', 1, 't', 0, '7', flat, [0.5, -0.5]).equals(short)).toBe(true);
+  });
+
   it('refuses arrays shorter than the model needs', () => {
     const writer = new ForecastWriter({ name: 'm', version: '1' }, ['a', 'b'], 2);
     expect(() => writer.write('s', 1, 't', 0, '0', [1, 2, 3], null)).toThrow(RangeError);
