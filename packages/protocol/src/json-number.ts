@@ -78,21 +78,6 @@ function shortestDigits(a: number): boolean {
 }
 
 /**
- * The JavaScript number-to-string form of the decimal `digits` x 10^exp10,
- * where `digits` has no trailing zero (ECMAScript Number::toString).
- */
-function layoutText(digits: string, exp10: number): string {
-  const k = digits.length;
-  const n = k + exp10;
-  if (k <= n && n <= 21) return exp10 === 0 ? digits : digits + '0'.repeat(exp10);
-  if (0 < n && n <= 21) return `${digits.slice(0, n)}.${digits.slice(n)}`;
-  if (-6 < n && n <= 0) return `0.${'0'.repeat(-n)}${digits}`;
-  const exponent = n - 1;
-  const mantissa = k === 1 ? digits : `${digits[0]!}.${digits.slice(1)}`;
-  return `${mantissa}e${exponent >= 0 ? '+' : '-'}${Math.abs(exponent)}`;
-}
-
-/**
  * `v` rounded to float32 and written as the shortest decimal that reads back
  * to that float32; `null` for NaN and infinities (as JSON.stringify writes
  * them, and for doubles beyond float32's range), `0` for both zeros. Only
@@ -108,7 +93,7 @@ export function float32Json(v: number): string {
   const negative = f < 0;
   const a = negative ? -f : f;
   const exact = shortestDigits(a);
-  let text = layoutText(`${foundDigits}`, foundExp10);
+  let text = textScratch.toString('latin1', 0, putLayout(textScratch, 0, foundDigits, foundExp10));
   // Inexact powers: what a reader gets is the judge; the exact double's text always reads back.
   if (!exact && Math.fround(Number(text)) !== a) text = String(a);
   return negative ? `-${text}` : text;
@@ -128,6 +113,8 @@ const ZERO = 48;
 const DOT = 46;
 /** Digits of the integer being written, last first. */
 const scratchDigits = new Uint8Array(24);
+/** Where float32Json lays its text out. */
+const textScratch = Buffer.alloc(MAX_NUMBER_JSON_BYTES);
 
 /** Writes a non-negative safe integer's digits at `at`; returns the end. */
 function putDigits(out: Uint8Array, at: number, n: number): number {
@@ -172,9 +159,16 @@ export function writeFloat32Json(out: Uint8Array, at: number, v: number): number
   const a = negative ? -f : f;
   if (!shortestDigits(a)) return putAscii(out, at, float32Json(f));
   if (negative) out[at++] = 45; // '-'
-  const digits = foundDigits;
-  const exp10 = foundExp10;
-  // Number::toString's layouts (see layoutText), with k digits and the point after n of them.
+  return putLayout(out, at, foundDigits, foundExp10);
+}
+
+/**
+ * Writes the decimal `digits` x 10^exp10 (`digits` without a trailing zero)
+ * as JavaScript writes numbers (ECMAScript Number::toString) at `at`;
+ * returns the end.
+ */
+function putLayout(out: Uint8Array, at: number, digits: number, exp10: number): number {
+  // k digits, the point after n of them.
   let k = 1;
   while (k < 22 && digits >= POW10[k]!) k++;
   const n = k + exp10;
