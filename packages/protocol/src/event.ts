@@ -71,10 +71,16 @@ const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/;
 /** Checks a stream id: non-empty, at most 256 UTF-8 bytes, no control characters. */
 export function checkStreamId(id: string): Rejection | undefined {
   if (id.length === 0) return reject('stream_id_invalid', 'stream id is empty');
-  const bytes = Buffer.byteLength(id, 'utf8');
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: short ids need no count.
+  const bytes = id.length * 3 <= MAX_STREAM_ID_BYTES ? 0 : Buffer.byteLength(id, 'utf8');
   if (bytes > MAX_STREAM_ID_BYTES) return reject('stream_id_invalid', `stream id is ${bytes} bytes; at most ${MAX_STREAM_ID_BYTES}`);
   if (CONTROL_CHARS.test(id)) return reject('stream_id_invalid', 'stream id contains a control character');
   return undefined;
+}
+
+/** The bytes as UTF-8 text; a Buffer (what the Kafka client hands over) is read without making a view of it first. */
+function utf8(bytes: Uint8Array): string {
+  return Buffer.isBuffer(bytes) ? bytes.toString('utf8') : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -107,13 +113,13 @@ export function decodeEvent(value: Uint8Array | null, key: Uint8Array | null, op
   if (value.length > options.maxEventBytes) return reject('too_large', `event is ${value.length} bytes; at most ${options.maxEventBytes}`);
   let body: unknown;
   try {
-    body = JSON.parse(Buffer.from(value.buffer, value.byteOffset, value.length).toString('utf8'));
+    body = JSON.parse(utf8(value));
   } catch (err) {
     return reject('malformed_json', `not JSON: ${(err as Error).message}`);
   }
   if (!isPlainObject(body)) return reject('schema', 'event must be a JSON object');
 
-  const keyText = key === null || key.length === 0 ? undefined : Buffer.from(key.buffer, key.byteOffset, key.length).toString('utf8');
+  const keyText = key === null || key.length === 0 ? undefined : utf8(key);
   const field = body.stream;
   if (field !== undefined && typeof field !== 'string') return reject('schema', 'stream must be a string');
   const stream = field ?? keyText;

@@ -75,7 +75,7 @@ export function encodeForecast(message: ForecastMessage): Buffer {
  * values at float32 precision, as {@link forecastSteps} and
  * {@link float32Number} make them; non-finite numbers become null), with the
  * parts that never change for the model (its name and version, the target
- * keys) prepared once, into a reused byte buffer. The worker writes one
+ * keys) prepared once, into shared byte slabs. The worker writes one
  * message per event, so this is on its hot path.
  */
 export class ForecastWriter {
@@ -90,8 +90,13 @@ export class ForecastWriter {
   readonly #bound: number;
   #topic = '';
   #topicJson: Buffer = Buffer.alloc(0);
-  /** Where messages are written before they are copied out; grows for long stream ids. */
-  #scratch: Buffer = Buffer.allocUnsafeSlow(4096);
+  /**
+   * Messages are written one after another into this slab and handed out as
+   * views of it (no copy, no allocation of their own); a full slab is left to
+   * the messages still viewing it, and a new one taken.
+   */
+  #slab: Buffer = Buffer.allocUnsafeSlow(0);
+  #used = 0;
 
   constructor(model: { readonly name: string; readonly version: string }, targets: readonly string[], horizon: number) {
     this.#horizon = horizon;
@@ -116,7 +121,8 @@ export class ForecastWriter {
   /**
    * One message: `forecast` is the head output laid out [step1 targets...,
    * step2 targets..., ...] (horizon x targets values), `error` the one-step
-   * error per target or null when it is not known.
+   * error per target or null when it is not known. The result is a view of
+   * a slab other messages share: read it, do not write to it.
    */
   write(stream: string, ts: number, topic: string, partition: number, offset: string, forecast: ArrayLike<number>, error: ArrayLike<number> | null): Buffer {
     const T = this.#targets;
@@ -131,9 +137,13 @@ export class ForecastWriter {
     const offsetJson = JSON.stringify(offset);
     // UTF-8 takes at most 3 bytes per UTF-16 unit.
     const need = this.#bound + this.#topicJson.length + 3 * (streamJson.length + offsetJson.length);
-    if (this.#scratch.length < need) this.#scratch = Buffer.allocUnsafeSlow(Math.max(need, 2 * this.#scratch.length));
-    const out = this.#scratch;
-    let at = putBytes(out, 0, STREAM);
+    if (this.#slab.length - this.#used < need) {
+      this.#slab = Buffer.allocUnsafeSlow(Math.max(need, SLAB_BYTES));
+      this.#used = 0;
+    }
+    const out = this.#slab;
+    const start = this.#used;
+    let at = putBytes(out, start, STREAM);
     at = putString(out, at, streamJson);
     at = putBytes(out, at, TS);
     at = writeNumberJson(out, at, ts);
@@ -166,9 +176,8 @@ export class ForecastWriter {
       out[at++] = CLOSE_BRACE;
     }
     out[at++] = CLOSE_BRACE;
-    const message = Buffer.allocUnsafe(at);
-    out.copy(message, 0, 0, at);
-    return message;
+    this.#used = at;
+    return out.subarray(start, at);
   }
 }
 
@@ -178,6 +187,8 @@ interface KeyBytes {
   readonly index: number;
 }
 
+/** Bytes of a {@link ForecastWriter} slab: a hundred or so messages. */
+const SLAB_BYTES = 64 * 1024;
 const STREAM = Buffer.from('{"stream":');
 const TS = Buffer.from(',"ts":');
 const PARTITION = Buffer.from(',"partition":');

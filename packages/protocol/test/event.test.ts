@@ -68,6 +68,11 @@ describe('decodeEvent', () => {
   it('counts stream id length in UTF-8 bytes', () => {
     expect(checkStreamId('é'.repeat(128))).toBeUndefined(); // 256 bytes
     expect(checkStreamId('é'.repeat(129))?.code).toBe('stream_id_invalid');
+    // Three-byte characters around the length below which the bytes are not counted.
+    expect(checkStreamId('€'.repeat(85))).toBeUndefined(); // 255 bytes
+    expect(checkStreamId('€'.repeat(86))?.code).toBe('stream_id_invalid'); // 258 bytes
+    expect(checkStreamId('😀'.repeat(64))).toBeUndefined(); // 128 units, 256 bytes
+    expect(checkStreamId('😀'.repeat(65))?.code).toBe('stream_id_invalid');
   });
 
   it('only ever returns codes from the dead-letter list', () => {

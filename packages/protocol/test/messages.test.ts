@@ -70,7 +70,19 @@ describe('ForecastWriter', () => {
     }
   });
 
-  it('grows its buffer for long stream ids and keeps earlier messages intact', () => {
+  it('hands out messages that stay intact while later ones are written, across slabs', () => {
+    const writer = new ForecastWriter({ name: 'm', version: '1' }, ['a', 'b'], 4);
+    const made: { got: Buffer; args: Parameters<typeof viaObject>[3] }[] = [];
+    // About 250 bytes each: 1,000 of them fill several 64 KiB slabs.
+    for (let i = 0; i < 1000; i++) {
+      const args = { stream: `stream-${i % 37}`, ts: 1764219600000 + i, topic: 'events', partition: i % 12, offset: String(i), flat: Array.from({ length: 8 }, (_, j) => Math.fround(i / 7 + j)), error: i % 3 === 0 ? null : [i / 3, -i] };
+      made.push({ got: writer.write(args.stream, args.ts, args.topic, args.partition, args.offset, args.flat, args.error), args });
+    }
+    expect(new Set(made.map((m) => m.got.buffer)).size).toBeGreaterThan(1);
+    for (const { got, args } of made) expect(got.toString('utf8')).toBe(viaObject({ name: 'm', version: '1' }, ['a', 'b'], 4, args).toString('utf8'));
+  });
+
+  it('makes room for long stream ids and keeps earlier messages intact', () => {
     const writer = new ForecastWriter({ name: 'm', version: '1' }, ['a', 'b'], 2);
     const flat = [1.5, -2.25, Math.fround(0.1), 1e-7];
     const short = writer.write('s', 1, 't', 0, '7', flat, [0.5, -0.5]);

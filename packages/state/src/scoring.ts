@@ -99,7 +99,7 @@ export function scoreAndShift(
   for (let j = 0; j + 1 < H; j++) {
     for (let t = 0; t < T; t++) scratch[actualsStart + (j + 1) * T + t] = history[actualsStart + j * T + t]!;
   }
-  history.set(scratch.subarray(0, layout.size));
+  history.set(scratch.length === layout.size ? scratch : scratch.subarray(0, layout.size));
   return { known: Math.min(H, known + 1), hasOneStepError: usable > 0 };
 }
 

@@ -28,6 +28,8 @@ export interface ServingModel {
   readonly targetFeature: readonly number[];
   /** Writes this model's forecast messages. */
   readonly forecasts: ForecastWriter;
+  /** Where one event's feature values are read before they are scaled (inputSize values; used synchronously, then copied). */
+  readonly rawRow: Float64Array;
 }
 
 /** An immutable view of the models serving at one moment. */
@@ -93,6 +95,7 @@ export class ModelRegistry {
       stateSize: stateSize(spec),
       targetFeature: manifest.targets.map((t) => manifest.features.indexOf(t)),
       forecasts: new ForecastWriter({ name, version }, manifest.targets, manifest.horizon),
+      rawRow: new Float64Array(manifest.inputSize),
     };
   }
 }

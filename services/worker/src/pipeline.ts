@@ -75,10 +75,11 @@ interface PendingEvent {
   readonly ts: number;
   readonly reset: boolean;
   readonly end: boolean;
-  /** Feature values in raw units (actuals are read from here). */
+  /** The batch's feature values in raw units, this event's from `row` (actuals are read from here). */
   readonly raw: Float64Array;
-  /** Scaled input row, float32 as the kernel takes it. */
+  /** The batch's scaled input rows, float32 as the kernel takes them; this event's from `row`. */
   readonly scaled: Float32Array;
+  readonly row: number;
 }
 
 interface StreamWork {
@@ -184,6 +185,12 @@ export class BatchPipeline {
     const works = new Map<string, StreamWork>();
     // Every message of a batch comes from one topic: hash it once.
     const topicHash = fnv1a32(batch.topic);
+    // Room for every message's row at the widest model's input size: two arrays per batch, not two per event.
+    let width = 0;
+    for (const m of snapshot.values()) width = Math.max(width, m.manifest.inputSize);
+    const raws = new Float64Array(batch.messages.length * width);
+    const rows = new Float32Array(batch.messages.length * width);
+    let row = 0;
     for (const msg of batch.messages) {
       const decoded = decodeEvent(msg.value, msg.key, { maxEventBytes: config.maxEventBytes, fallbackTs: msg.timestamp });
       if (!decoded.ok) {
@@ -198,16 +205,15 @@ export class BatchPipeline {
         this.#deadLetter(out, msg, 'unknown_model', why);
         continue;
       }
-      const { features, inputSize } = model.manifest;
-      const raw = new Float64Array(inputSize);
+      const { features } = model.manifest;
+      const raw = model.rawRow;
       const bad = readFeatureValues(e.values, features, raw);
       if (bad) {
         this.#deadLetter(out, msg, bad.code, bad.message);
         continue;
       }
-      const scaled = new Float32Array(inputSize);
       try {
-        model.scaler.scaleRow(raw, scaled);
+        model.scaler.scaleRow(raw, rows, row);
       } catch (err) {
         if (isStreamcellError(err) && (DEAD_LETTER_CODES as readonly string[]).includes(err.code)) {
           this.#deadLetter(out, msg, err.code as DeadLetterCode, err.message);
@@ -241,7 +247,9 @@ export class BatchPipeline {
         };
         works.set(key, w);
       }
-      w.events.push({ msg, topicHash, offset: Number(msg.offset), ts: e.ts, reset: e.reset, end: e.end, raw, scaled });
+      raws.set(raw, row);
+      w.events.push({ msg, topicHash, offset: Number(msg.offset), ts: e.ts, reset: e.reset, end: e.end, raw: raws, scaled: rows, row });
+      row += width;
     }
     // One allocation for the states and histories of all the batch's streams, not two per stream.
     const list = [...works.values()];
@@ -365,7 +373,7 @@ export class BatchPipeline {
         w.known = 0;
         w.steps = 0;
       }
-      x.set(ev.scaled, i * D);
+      for (let j = 0, to = i * D; j < D; j++) x[to + j] = ev.scaled[ev.row + j]!;
       state.set(w.state, i * S);
     }
     const t0 = performance.now();
@@ -384,9 +392,11 @@ export class BatchPipeline {
     for (let i = 0; i < chunk.length; i++) {
       const w = chunk[i]!;
       const ev = w.toApply[k]!;
-      w.state.set(state.subarray(i * S, (i + 1) * S));
+      // A loop, not set(subarray): no view object per event.
+      const into = w.state;
+      for (let j = 0, from = i * S; j < S; j++) into[j] = state[from + j]!;
       scaler.toForecast(head, i * O, x, i * D, forecast, 0);
-      for (let t = 0; t < T; t++) actual[t] = ev.raw[model.targetFeature[t]!]!;
+      for (let t = 0; t < T; t++) actual[t] = ev.raw[ev.row + model.targetFeature[t]!]!;
       const scored = scoreAndShift(w.layout, w.history, w.known, actual, forecast, modelSums, oneStep, scratch);
       w.known = scored.known;
       const { topic, partition, offset } = ev.msg;
