@@ -133,10 +133,8 @@ export class ForecastWriter {
       this.#topic = topic;
       this.#topicJson = Buffer.from(JSON.stringify(topic), 'utf8');
     }
-    const streamJson = JSON.stringify(stream);
-    const offsetJson = JSON.stringify(offset);
-    // UTF-8 takes at most 3 bytes per UTF-16 unit.
-    const need = this.#bound + this.#topicJson.length + 3 * (streamJson.length + offsetJson.length);
+    // A JSON string takes at most 6 bytes per UTF-16 unit (\u escapes; UTF-8 takes at most 3), and its quotes.
+    const need = this.#bound + this.#topicJson.length + 6 * (stream.length + offset.length) + 4;
     if (this.#slab.length - this.#used < need) {
       this.#slab = Buffer.allocUnsafeSlow(Math.max(need, SLAB_BYTES));
       this.#used = 0;
@@ -144,7 +142,7 @@ export class ForecastWriter {
     const out = this.#slab;
     const start = this.#used;
     let at = putBytes(out, start, STREAM);
-    at = putString(out, at, streamJson);
+    at = putJsonString(out, at, stream);
     at = putBytes(out, at, TS);
     at = writeNumberJson(out, at, ts);
     at = putBytes(out, at, this.#model);
@@ -152,7 +150,7 @@ export class ForecastWriter {
     at = putBytes(out, at, PARTITION);
     at = writeNumberJson(out, at, partition);
     at = putBytes(out, at, OFFSET);
-    at = putString(out, at, offsetJson);
+    at = putJsonString(out, at, offset);
     at = putBytes(out, at, FORECAST);
     for (let step = 0; step < this.#horizon; step++) {
       out[at++] = step === 0 ? OPEN_BRACE : COMMA;
@@ -199,6 +197,8 @@ const OPEN_BRACE = 123;
 const CLOSE_BRACE = 125;
 const CLOSE_BRACKET = 93;
 const COMMA = 44;
+const QUOTE = 34;
+const BACKSLASH = 92;
 
 /** Copies `bytes` to `out` at `at`; returns the end. Short copies in a loop: cheaper than a native call. */
 function putBytes(out: Uint8Array, at: number, bytes: Uint8Array): number {
@@ -209,6 +209,23 @@ function putBytes(out: Uint8Array, at: number, bytes: Uint8Array): number {
   }
   for (let i = 0; i < n; i++) out[at + i] = bytes[i]!;
   return at + n;
+}
+
+/**
+ * Writes `s` as JSON.stringify spells it, in UTF-8, at `at`; returns the end.
+ * Printable ASCII without quote or backslash (most stream ids, every offset)
+ * is written as it is; anything else goes through JSON.stringify.
+ */
+function putJsonString(out: Buffer, at: number, s: string): number {
+  const n = s.length;
+  out[at] = QUOTE;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === QUOTE || c === BACKSLASH) return putString(out, at, JSON.stringify(s));
+    out[at + 1 + i] = c;
+  }
+  out[at + 1 + n] = QUOTE;
+  return at + n + 2;
 }
 
 /** Writes `s` as UTF-8 at `at`; returns the end. */

@@ -47,7 +47,7 @@ describe('ForecastWriter', () => {
     const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
     const names = ['temp', 'humidity', '2', '10', '0', 'é"\\n', 'tab\t', '__proto__', 'constructor', '😀', '-1', '1.5', '007'];
     const numbers = [0, -0, 1, -1.5, NaN, Infinity, -Infinity, 1e21, 1e-7, 5e-324, 123456789.123, Math.fround(0.1), -Math.fround(3.3), 2 ** 53 + 2];
-    const streams = ['s', 'sensor-42', 'ünï"code\\', '\u2028', 'x'.repeat(256)];
+    const streams = ['s', 'sensor-42', 'ünï"code\\', '\u2028', 'x'.repeat(256), 'del\u007f', 'a/b~ {}', 'lone\ud800', 'tab\there', '~'];
     for (let round = 0; round < 300; round++) {
       const count = 1 + Math.floor(rand() * 4);
       const targets = [...new Set(Array.from({ length: count }, () => pick(names)))];

@@ -469,9 +469,18 @@ export function toInboundBatch(topic: string, partition: number, highWatermark: 
   };
 }
 
-function decodeHeaders(headers: IHeaders | undefined): Record<string, string> {
+/** What a message without headers gets: one shared, frozen object rather than a new one per message. */
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+function decodeHeaders(headers: IHeaders | undefined): Readonly<Record<string, string>> {
+  if (headers === undefined) return NO_HEADERS;
+  let any = false;
+  for (const _ in headers) {
+    any = true;
+    break;
+  }
+  if (!any) return NO_HEADERS;
   const out: Record<string, string> = {};
-  if (headers === undefined) return out;
   for (const [name, raw] of Object.entries(headers)) {
     const value = Array.isArray(raw) ? raw[raw.length - 1] : raw;
     if (value === undefined) continue;

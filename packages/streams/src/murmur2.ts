@@ -12,9 +12,8 @@ const SEED = 0x9747b28c;
 const M = 0x5bd1e995;
 const R = 24;
 
-/** MurmurHash2 of `data` as the Java client computes it: a signed 32-bit integer. */
-export function murmur2(data: Uint8Array): number {
-  const length = data.length;
+/** MurmurHash2 of `data` (its first `length` bytes) as the Java client computes it: a signed 32-bit integer. */
+export function murmur2(data: Uint8Array, length = data.length): number {
   let h = (SEED ^ length) | 0;
   const whole = length & ~3;
   for (let i = 0; i < whole; i += 4) {
@@ -47,9 +46,14 @@ export function murmur2(data: Uint8Array): number {
  */
 export function partitionForKey(key: Buffer | Uint8Array | string, partitions: number): number {
   if (!Number.isInteger(partitions) || partitions < 1) throw new RangeError(`partition count must be a positive integer, got ${partitions}`);
-  const bytes = typeof key === 'string' ? Buffer.from(key, 'utf8') : key;
-  return (murmur2(bytes) & 0x7fffffff) % partitions;
+  if (typeof key !== 'string') return (murmur2(key) & 0x7fffffff) % partitions;
+  // UTF-8 takes at most 3 bytes per UTF-16 unit; the bytes go to a reused buffer, not a new one per key.
+  if (keyBytes.length < 3 * key.length) keyBytes = Buffer.allocUnsafeSlow(Math.max(3 * key.length, 2 * keyBytes.length));
+  const length = keyBytes.write(key, 0, 'utf8');
+  return (murmur2(keyBytes, length) & 0x7fffffff) % partitions;
 }
+
+let keyBytes = Buffer.allocUnsafeSlow(1024);
 
 /** What kafkajs hands a partitioner (the parts used here). */
 interface PartitionerArgs {

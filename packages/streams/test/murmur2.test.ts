@@ -31,6 +31,10 @@ describe('murmur2', () => {
 
   it('hashes string keys as UTF-8', () => {
     expect(partitionForKey('capteur-é', 10)).toBe(partitionForKey(Buffer.from('capteur-é', 'utf8'), 10));
+    // Longer than the reused key buffer first holds; then short again; a lone surrogate as UTF-8 encodes it.
+    for (const key of ['é😀x'.repeat(900), 'k', 'lone\ud800', 'x'.repeat(5000)]) {
+      expect(partitionForKey(key, 997), key.slice(0, 12)).toBe(partitionForKey(Buffer.from(key, 'utf8'), 997));
+    }
     expect(() => partitionForKey('k', 0)).toThrow(RangeError);
   });
 });

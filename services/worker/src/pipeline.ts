@@ -182,7 +182,9 @@ export class BatchPipeline {
 
   #decode(batch: InboundBatch, snapshot: ModelSnapshot, out: Outgoing): StreamWork[] {
     const { config } = this.#d;
-    const works = new Map<string, StreamWork>();
+    // By model, then stream id: no state key is built for an event whose stream is already here.
+    const works = new Map<ServingModel, Map<string, StreamWork>>();
+    const list: StreamWork[] = [];
     // Every message of a batch comes from one topic: hash it once.
     const topicHash = fnv1a32(batch.topic);
     // Room for every message's row at the widest model's input size: two arrays per batch, not two per event.
@@ -221,9 +223,11 @@ export class BatchPipeline {
         }
         throw err;
       }
-      const key = stateKey(config.stateKeyPrefix, model.name, e.stream);
-      let w = works.get(key);
+      let streams = works.get(model);
+      if (streams === undefined) works.set(model, (streams = new Map<string, StreamWork>()));
+      let w = streams.get(e.stream);
       if (!w) {
+        const key = stateKey(config.stateKeyPrefix, model.name, e.stream);
         const layout = scoringLayout(model.manifest.horizon, model.manifest.targets.length);
         w = {
           key,
@@ -245,14 +249,14 @@ export class BatchPipeline {
           deleted: false,
           toApply: [],
         };
-        works.set(key, w);
+        streams.set(e.stream, w);
+        list.push(w);
       }
       raws.set(raw, row);
       w.events.push({ msg, topicHash, offset: Number(msg.offset), ts: e.ts, reset: e.reset, end: e.end, raw: raws, scaled: rows, row });
       row += width;
     }
     // One allocation for the states and histories of all the batch's streams, not two per stream.
-    const list = [...works.values()];
     const floats = list.reduce((n, w) => n + w.model.stateSize + w.layout.size, 0);
     const block = new Float32Array(floats);
     let at = 0;
