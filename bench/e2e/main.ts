@@ -19,7 +19,9 @@
  *      the warm-up's own p50/p99 too). Then the same through the
  *      pass-through alone, the worker stopped: the latency floor of the
  *      broker, the client and this measuring process on this machine.
- *      --trace prints every 250 ms window of both.
+ *      --trace prints every 250 ms window of both. Each phase also gives
+ *      the CPU time its process spent per event in the measured window: at
+ *      this rate batches are small and that is mostly per-batch cost.
  *      Before both, --broker-warmup-seconds (default 20) of the pass-through
  *      at the rate on topics of its own, not measured: the broker JVM
  *      compiles (C2) the code of this request mix for about 15 s of a core
@@ -359,13 +361,21 @@ try {
   const sorted = (rows: [number, number, string][]): number[] => rows.map(([, ms]) => ms).sort((x, y) => x - y);
   const pctOf = (list: number[], p: number): number => list[Math.min(list.length - 1, Math.floor((list.length * p) / 100))] ?? Number.NaN;
 
-  /** One latency phase; `atWarmupEnd` runs when the warm-up's events are sent. */
-  async function latencyPhase(outTopic: string, atWarmupEnd: () => void): Promise<{ measured: number[]; warmup: number[]; received: number; sent: number }> {
+  /**
+   * One latency phase through the process `pid`; `atWarmupEnd` runs when the
+   * warm-up's events are sent. Also returns that process' CPU time per event
+   * from then until the last output arrives.
+   */
+  async function latencyPhase(outTopic: string, pid: number | undefined, atWarmupEnd: () => void): Promise<{ measured: number[]; warmup: number[]; received: number; sent: number; cpuUsPerEvent: number }> {
     const rows = seen.get(outTopic)!;
     rows.length = 0;
     const warmupSent = RATE * WARMUP_SECONDS;
     const stamps: number[] = [];
-    const timer = setTimeout(atWarmupEnd, WARMUP_SECONDS * 1000);
+    let cpuFrom = Number.NaN;
+    const timer = setTimeout(() => {
+      cpuFrom = cpuSeconds(pid);
+      atWarmupEnd();
+    }, WARMUP_SECONDS * 1000);
     await produce(events, warmupSent + RATE * RATE_SECONDS, step, RATE, stamps);
     clearTimeout(timer);
     step += Math.ceil((warmupSent + RATE * RATE_SECONDS) / STREAMS) + 1;
@@ -375,8 +385,9 @@ try {
     const received = (): number => new Set(rows.filter(([ts]) => ts >= measureFrom).map(([ts, , stream]) => `${stream}@${ts}`)).size;
     const deadline = Date.now() + 30_000;
     while (received() < sent && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const cpuUsPerEvent = ((cpuSeconds(pid) - cpuFrom) * 1e6) / sent;
     if (args.trace) printTrace(outTopic === forecasts ? 'worker' : 'pass-through', rows);
-    return { measured: sorted(rows.filter(([ts]) => ts >= measureFrom)), warmup: sorted(rows.filter(([ts]) => ts < measureFrom)), received: received(), sent };
+    return { measured: sorted(rows.filter(([ts]) => ts >= measureFrom)), warmup: sorted(rows.filter(([ts]) => ts < measureFrom)), received: received(), sent, cpuUsPerEvent };
   }
 
   if (BROKER_WARMUP_SECONDS > 0) {
@@ -391,7 +402,7 @@ try {
   const scrape = async (): Promise<string> => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   // The worker's own pauses in the measured window: its metrics when the warm-up ends and when the window ends.
   let atWarmupEnd: Promise<string> | undefined;
-  const workerLatency = await latencyPhase(forecasts, () => {
+  const workerLatency = await latencyPhase(forecasts, worker.pid, () => {
     atWarmupEnd = scrape();
   });
   const latencies = workerLatency.measured;
@@ -417,10 +428,10 @@ try {
   // which its consumer reads as "no offset" and, with fromBeginning, starts the topic over).
   const ends = await admin.fetchTopicOffsets(events);
   await admin.setOffsets({ groupId: passGroup, topic: events, partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })) });
-  startChild(join(ROOT, 'bench/e2e/passthrough.ts'), { PASS_IN: events, PASS_OUT: passOut, PASS_GROUP: passGroup, PASS_CONCURRENCY: args.concurrency }, 'passthrough');
+  const floorPass = startChild(join(ROOT, 'bench/e2e/passthrough.ts'), { PASS_IN: events, PASS_OUT: passOut, PASS_GROUP: passGroup, PASS_CONCURRENCY: args.concurrency }, 'passthrough');
   await groupStable(passGroup, 60_000);
   say(`latency through the pass-through: ${RATE} events/s, ${WARMUP_SECONDS} s warm-up then ${RATE_SECONDS} s measured`);
-  const floorLatency = await latencyPhase(passOut, () => {});
+  const floorLatency = await latencyPhase(passOut, floorPass.pid, () => {});
   await consumer.disconnect();
   const floorLatencies = floorLatency.measured;
   const warmup = workerLatency.warmup;
@@ -456,6 +467,7 @@ try {
     [`latency p50 at ${RATE}/s (ms)`, String(result.p50_ms)],
     [`latency p99 at ${RATE}/s (ms, target <= 50)`, String(result.p99_ms)],
     [`pass-through alone, latency p50 / p99 at ${RATE}/s (ms, the floor; not in the JSON)`, `${pctOf(floorLatencies, 50)} / ${pctOf(floorLatencies, 99)} (${floorLatency.received} of ${floorLatency.sent} received)`],
+    [`CPU per event at ${RATE}/s in the measured window: worker / pass-through alone (µs, all threads; not in the JSON)`, `${workerLatency.cpuUsPerEvent.toFixed(1)} / ${floorLatency.cpuUsPerEvent.toFixed(1)}`],
     ['worker in the measured window: GC pauses, total ms, over 10 ms (lower bounds); event-loop delay max ms', `${gcCount}, ${gcMs.toFixed(0)}, ${gcOver10}; ${loopMaxMs.toFixed(0)}`],
     ['forecasts received in the measured window (distinct events)', `${workerLatency.received} of ${workerLatency.sent}`],
     [`latency p50 / p99 in the ${WARMUP_SECONDS} s warm-up (ms, not in the JSON)`, `${pctOf(warmup, 50)} / ${pctOf(warmup, 99)}`],
