@@ -12,6 +12,7 @@ export interface WorkerMetrics {
   readonly deadLetters: Counter<'code'>;
   readonly batchSize: Histogram;
   readonly stepSeconds: Histogram<'model'>;
+  readonly stepJobs: Counter<'thread'>;
   readonly redisSeconds: Histogram<'op'>;
   readonly eventLatencySeconds: Histogram;
   readonly appendLatencySeconds: Histogram;
@@ -91,6 +92,12 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean; deadLet
       name: 'streamcell_append_to_forecast_seconds',
       help: 'From the Kafka append time of the event to the forecast being acknowledged',
       buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    stepJobs: new Counter({
+      name: 'streamcell_step_jobs_total',
+      help: 'Step jobs (one per partition batch and model), by the thread that ran them: "step" (the step thread) or "worker"',
+      labelNames: ['thread'],
       registers,
     }),
     stateConflicts: new Counter({ name: 'streamcell_state_conflicts_total', help: 'State compare-and-set conflicts (another worker wrote the stream)', registers }),

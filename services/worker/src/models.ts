@@ -8,26 +8,17 @@
  * retried when they change) and never replaces one that works.
  */
 import { join } from 'node:path';
-import { ModelCatalog, createScaler, loadModel, specOf, type FeatureScaler, type Manifest } from '@streamcell/model';
-import { createStepper, stateSize, type FastStepper } from '@streamcell/rnn';
-import { ForecastWriter } from '@streamcell/protocol';
+import { ModelCatalog, loadModel } from '@streamcell/model';
 import { modelVersionHash } from '@streamcell/state';
 import type { Logger, WorkerMetrics } from '@streamcell/telemetry';
+import { stepModel, type StepModel } from './step-job.ts';
 
 /** A model ready to step streams. */
-export interface ServingModel {
-  readonly name: string;
-  readonly version: string;
-  readonly manifest: Manifest;
+export interface ServingModel extends StepModel {
   /** Stored in every state record; a different hash resets the state. */
   readonly hash: number;
-  readonly stepper: FastStepper;
-  readonly scaler: FeatureScaler;
-  readonly stateSize: number;
   /** Feature index of each target, for the actual values the forecasts are scored against. */
   readonly targetFeature: readonly number[];
-  /** Writes this model's forecast messages. */
-  readonly forecasts: ForecastWriter;
   /** Where one event's feature values are read before they are scaled (inputSize values; used synchronously, then copied). */
   readonly rawRow: Float64Array;
 }
@@ -84,17 +75,10 @@ export class ModelRegistry {
     if (manifest.name !== name || manifest.version !== version) {
       throw new Error(`${join(dir, 'model.json')}: name/version ${manifest.name}/${manifest.version} do not match the folder ${name}/${version}`);
     }
-    const spec = specOf(manifest);
     return {
-      name,
-      version,
-      manifest,
+      ...stepModel(manifest, weights, this.#maxBatch),
       hash: modelVersionHash(name, version),
-      stepper: createStepper(weights, { maxBatch: this.#maxBatch }),
-      scaler: createScaler(manifest),
-      stateSize: stateSize(spec),
       targetFeature: manifest.targets.map((t) => manifest.features.indexOf(t)),
-      forecasts: new ForecastWriter({ name, version }, manifest.targets, manifest.horizon),
       rawRow: new Float64Array(manifest.inputSize),
     };
   }

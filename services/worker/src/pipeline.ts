@@ -28,15 +28,14 @@ import type { Logger, WorkerMetrics } from '@streamcell/telemetry';
 import type { ActiveStreams } from './active-streams.ts';
 import type { WorkerConfig } from './config.ts';
 import type { ModelSnapshot, ServingModel } from './models.ts';
+import { END, RESET, type StepJob } from './step-job.ts';
+import { StepRunner } from './step-runner.ts';
 import {
   SAVE_RESULT,
   decodeRecord,
   encodeRecord,
-  errorSums,
   fnv1a32,
   guardOf,
-  scoreAndShift,
-  scoringLayout,
   stateKey,
   type ErrorSums,
   type ScoringLayout,
@@ -60,6 +59,8 @@ export interface PipelineDeps {
   readonly now?: () => number;
   /** Told of every stream stepped, for the active-streams gauge. */
   readonly activeStreams?: ActiveStreams;
+  /** Runs the step jobs (default: all in this thread). */
+  readonly steps?: StepRunner;
 }
 
 const NO_FLOATS = new Float32Array(0);
@@ -123,6 +124,7 @@ export class BatchPipeline {
   readonly #d: PipelineDeps;
   readonly #now: () => number;
   readonly #log: Logger;
+  readonly #steps: StepRunner;
   /** Error sums of saved batches not yet in the score counters (they are added when those are read). */
   readonly #unreportedScores = new Map<ServingModel, ErrorSums>();
 
@@ -130,6 +132,7 @@ export class BatchPipeline {
     this.#d = deps;
     this.#now = deps.now ?? Date.now;
     this.#log = deps.log.child({ component: 'pipeline' });
+    this.#steps = deps.steps ?? new StepRunner({ thread: false, log: deps.log });
     deps.metrics.beforeScoresCollect.add(() => this.#reportScores());
   }
 
@@ -154,7 +157,7 @@ export class BatchPipeline {
       }
       await this.#load(works);
       for (const w of works) this.#plan(w, out);
-      this.#step(works, out, sums);
+      await this.#step(works, out, sums, batch.topic, batch.partition);
       await this.#publish(out);
       out = newOutgoing();
       // No heartbeat between publish and save: a rebalance it reported would
@@ -228,12 +231,11 @@ export class BatchPipeline {
       let w = streams.get(e.stream);
       if (!w) {
         const key = stateKey(config.stateKeyPrefix, model.name, e.stream);
-        const layout = scoringLayout(model.manifest.horizon, model.manifest.targets.length);
         w = {
           key,
           stream: e.stream,
           model,
-          layout,
+          layout: model.layout,
           events: [],
           loadedGuard: null,
           hasRecord: false,
@@ -336,93 +338,106 @@ export class BatchPipeline {
     }
   }
 
-  /** Wave k steps the k-th pending event of every stream, batched per model. */
-  #step(works: StreamWork[], out: Outgoing, sums: Map<ServingModel, ErrorSums>): void {
-    const { metrics } = this.#d;
-    const waves = Math.max(0, ...works.map((w) => w.toApply.length));
-    const stepSeconds = new Map<ServingModel, number>();
-    for (let k = 0; k < waves; k++) {
-      const byModel = new Map<ServingModel, StreamWork[]>();
-      for (const w of works) {
-        if (w.toApply.length <= k) continue;
-        const list = byModel.get(w.model);
-        if (list) list.push(w);
-        else byModel.set(w.model, [w]);
-      }
-      for (const [model, list] of byModel) {
-        const max = model.stepper.maxBatch;
-        for (let from = 0; from < list.length; from += max) {
-          const chunk = list.slice(from, from + max);
-          const seconds = this.#stepChunk(model, chunk, k, out, sums);
-          stepSeconds.set(model, (stepSeconds.get(model) ?? 0) + seconds);
-        }
-      }
+  /**
+   * Steps every stream through its pending events: one step job per model
+   * (step-job.ts; wave k holds the k-th pending event of every stream), run
+   * by the step runner, then the bookkeeping here in the same event order.
+   */
+  async #step(works: StreamWork[], out: Outgoing, sums: Map<ServingModel, ErrorSums>, topic: string, partition: number): Promise<void> {
+    const byModel = new Map<ServingModel, StreamWork[]>();
+    for (const w of works) {
+      if (w.toApply.length === 0) continue;
+      const list = byModel.get(w.model);
+      if (list) list.push(w);
+      else byModel.set(w.model, [w]);
     }
-    for (const [model, s] of stepSeconds) metrics.stepSeconds.observe({ model: model.name }, s);
+    await Promise.all([...byModel].map(([model, list]) => this.#stepModel(model, list, out, sums, topic, partition)));
   }
 
-  #stepChunk(model: ServingModel, chunk: StreamWork[], k: number, out: Outgoing, sums: Map<ServingModel, ErrorSums>): number {
-    const { stepper, scaler, manifest, stateSize: S } = model;
-    const { x, state, out: head } = stepper.buffers;
+  async #stepModel(model: ServingModel, list: StreamWork[], out: Outgoing, sums: Map<ServingModel, ErrorSums>, topic: string, partition: number): Promise<void> {
+    const { metrics } = this.#d;
+    const { manifest, stateSize: S, layout } = model;
     const D = manifest.inputSize;
-    const O = manifest.outputSize;
     const T = manifest.targets.length;
-    for (let i = 0; i < chunk.length; i++) {
-      const w = chunk[i]!;
-      const ev = w.toApply[k]!;
+    const L = layout.size;
+    const n = list.length;
+    // The events in waves: wave k is the k-th pending event of every stream that has one.
+    const waves = list.reduce((most, w) => Math.max(most, w.toApply.length), 0);
+    const events: PendingEvent[] = [];
+    const owners: number[] = [];
+    const waveEnds = new Int32Array(waves);
+    for (let k = 0; k < waves; k++) {
+      for (let s = 0; s < n; s++) {
+        const ev = list[s]!.toApply[k];
+        if (ev === undefined) continue;
+        events.push(ev);
+        owners.push(s);
+      }
+      waveEnds[k] = events.length;
+    }
+    const m = events.length;
+    const job: StepJob = {
+      topic,
+      partition,
+      streams: list.map((w) => w.stream),
+      states: new Float32Array(n * S),
+      histories: new Float32Array(n * L),
+      known: new Int32Array(n),
+      stream: Int32Array.from(owners),
+      flags: new Uint8Array(m),
+      x: new Float32Array(m * D),
+      actual: new Float64Array(m * T),
+      ts: new Float64Array(m),
+      offsets: events.map((ev) => ev.msg.offset),
+      waveEnds,
+    };
+    for (let s = 0; s < n; s++) {
+      const w = list[s]!;
+      job.states.set(w.state, s * S);
+      job.histories.set(w.history, s * L);
+      job.known[s] = w.known;
+    }
+    for (let e = 0; e < m; e++) {
+      const ev = events[e]!;
+      job.flags[e] = (ev.reset ? RESET : 0) | (ev.end ? END : 0);
+      for (let j = 0; j < D; j++) job.x[e * D + j] = ev.scaled[ev.row + j]!;
+      for (let t = 0; t < T; t++) job.actual[e * T + t] = ev.raw[ev.row + model.targetFeature[t]!]!;
+      job.ts[e] = ev.ts;
+    }
+
+    const result = await this.#steps.run(model, job);
+
+    metrics.stepSeconds.observe({ model: model.name }, result.kernelSeconds);
+    const into = sums.get(model);
+    if (into === undefined) sums.set(model, result.sums);
+    else addSums(into, result.sums);
+    for (let s = 0; s < n; s++) {
+      const w = list[s]!;
+      w.state.set(result.states.subarray(s * S, (s + 1) * S));
+      w.history.set(result.histories.subarray(s * L, (s + 1) * L));
+      w.known = result.known[s]!;
+    }
+    let forecasts = 0;
+    for (let e = 0; e < m; e++) {
+      const ev = events[e]!;
+      const w = list[owners[e]!]!;
       if (ev.reset) {
-        if (w.steps > 0) this.#d.metrics.stateResets.inc({ reason: 'reset_flag' });
-        w.state.fill(0);
-        w.history.fill(0);
-        w.known = 0;
+        if (w.steps > 0) metrics.stateResets.inc({ reason: 'reset_flag' });
         w.steps = 0;
       }
-      for (let j = 0, to = i * D; j < D; j++) x[to + j] = ev.scaled[ev.row + j]!;
-      state.set(w.state, i * S);
-    }
-    const t0 = performance.now();
-    stepper.step(chunk.length, x, state, head);
-    const seconds = (performance.now() - t0) / 1000;
-
-    let modelSums = sums.get(model);
-    if (!modelSums) {
-      modelSums = errorSums(chunk[0]!.layout);
-      sums.set(model, modelSums);
-    }
-    const forecast = new Float32Array(O);
-    const actual = new Float64Array(T);
-    const oneStep = new Float64Array(T);
-    const scratch = new Float32Array(chunk[0]!.layout.size);
-    for (let i = 0; i < chunk.length; i++) {
-      const w = chunk[i]!;
-      const ev = w.toApply[k]!;
-      // A loop, not set(subarray): no view object per event.
-      const into = w.state;
-      for (let j = 0, from = i * S; j < S; j++) into[j] = state[from + j]!;
-      scaler.toForecast(head, i * O, x, i * D, forecast, 0);
-      for (let t = 0; t < T; t++) actual[t] = ev.raw[ev.row + model.targetFeature[t]!]!;
-      const scored = scoreAndShift(w.layout, w.history, w.known, actual, forecast, modelSums, oneStep, scratch);
-      w.known = scored.known;
-      const { topic, partition, offset } = ev.msg;
-      const value = model.forecasts.write(w.stream, ev.ts, topic, partition, offset, forecast, scored.hasOneStepError ? oneStep : null);
-      out.forecasts.push({ key: w.stream, value, headers: { [IDEMPOTENCY_HEADER]: idempotencyKey(ev.msg) } });
+      out.forecasts.push({ key: w.stream, value: result.messages[e]!, headers: { [IDEMPOTENCY_HEADER]: idempotencyKey(ev.msg) } });
       out.times.push(ev.ts, ev.msg.timestamp);
-      out.perModel.set(model.name, (out.perModel.get(model.name) ?? 0) + 1);
+      forecasts += 1;
       w.topicHash = ev.topicHash;
       w.partition = ev.msg.partition;
       w.offset = ev.offset;
       w.lastTs = ev.reset ? ev.ts : Math.max(w.lastTs, ev.ts);
       w.steps += 1;
       w.deleted = ev.end;
-      if (ev.end) {
-        // The stream is over: what follows in this batch starts afresh.
-        w.state.fill(0);
-        w.history.fill(0);
-        w.known = 0;
-        w.steps = 0;
-      }
+      // The stream is over: what follows in this batch starts afresh (the step job zeroed its floats).
+      if (ev.end) w.steps = 0;
     }
-    return seconds;
+    out.perModel.set(model.name, (out.perModel.get(model.name) ?? 0) + forecasts);
   }
 
   async #publish(out: Outgoing): Promise<void> {
@@ -498,11 +513,7 @@ export class BatchPipeline {
         this.#unreportedScores.set(model, s);
         continue;
       }
-      for (let i = 0; i < s.count.length; i++) {
-        into.model[i]! += s.model[i]!;
-        into.naive[i]! += s.naive[i]!;
-        into.count[i]! += s.count[i]!;
-      }
+      addSums(into, s);
     }
   }
 
@@ -523,5 +534,14 @@ export class BatchPipeline {
         metrics.forecastsScored.inc(labels, n);
       }
     }
+  }
+}
+
+/** Adds `s` into `into` (sums of the same layout). */
+function addSums(into: ErrorSums, s: ErrorSums): void {
+  for (let i = 0; i < s.count.length; i++) {
+    into.model[i]! += s.model[i]!;
+    into.naive[i]! += s.naive[i]!;
+    into.count[i]! += s.count[i]!;
   }
 }

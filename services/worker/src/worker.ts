@@ -18,6 +18,7 @@ import type { ActiveStreams } from './active-streams.ts';
 import type { WorkerConfig } from './config.ts';
 import type { ModelRegistry } from './models.ts';
 import { BatchPipeline } from './pipeline.ts';
+import { StepRunner } from './step-runner.ts';
 
 /** Lifecycle states, in order. */
 export const WORKER_STATES = ['starting', 'running', 'draining', 'stopped', 'failed'] as const;
@@ -43,10 +44,17 @@ export class Worker {
   #state: WorkerState = 'starting';
   #health: HealthServer | undefined;
   #stopping: Promise<void> | undefined;
+  readonly #steps: StepRunner;
 
   constructor(parts: WorkerParts) {
     this.#p = parts;
     this.#log = parts.log.child({ component: 'worker' });
+    this.#steps = new StepRunner({
+      thread: parts.config.stepThread,
+      minThreadEvents: parts.config.stepThreadMinEvents,
+      log: parts.log,
+      onJob: (thread) => parts.metrics.stepJobs.inc({ thread }),
+    });
     this.#setState('starting');
   }
 
@@ -79,6 +87,7 @@ export class Worker {
       }
       await sink.connect();
       const pipeline = new BatchPipeline({
+        steps: this.#steps,
         store: this.#p.store,
         sink,
         models: () => models.snapshot(),
@@ -131,7 +140,7 @@ export class Worker {
   async #closeParts(): Promise<void> {
     const { models, sink, store } = this.#p;
     models.stop();
-    const results = await Promise.allSettled([sink.disconnect(), store.close()]);
+    const results = await Promise.allSettled([sink.disconnect(), store.close(), this.#steps.close()]);
     for (const r of results) if (r.status === 'rejected') this.#log.warn({ err: String(r.reason) }, 'error while closing');
     await this.#health?.close();
   }

@@ -7,6 +7,7 @@ import { createLogger, createWorkerMetrics, type WorkerMetrics } from '@streamce
 import { loadConfig } from '../src/config.ts';
 import { ModelRegistry } from '../src/models.ts';
 import { BatchPipeline, type PipelineConfig } from '../src/pipeline.ts';
+import { StepRunner } from '../src/step-runner.ts';
 
 /** The repository root. */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -78,6 +79,18 @@ export function batchOf(events: { key: string | null; value: unknown; timestamp?
   return { topic, partition, messages, highWatermark: String(offset) };
 }
 
+/**
+ * Where the harness' pipelines run their step jobs: in the test's thread, or
+ * (`thread: true`) every job in a step thread; closed by `closeHarnessSteps`.
+ */
+export const harnessSteps = { thread: false };
+const openRunners: StepRunner[] = [];
+
+/** Stops the step threads of the pipelines made so far. */
+export async function closeHarnessSteps(): Promise<void> {
+  await Promise.all(openRunners.splice(0).map((r) => r.close()));
+}
+
 /** A pipeline over the repository's models with an in-memory store. */
 export async function pipelineHarness(overrides: Partial<PipelineConfig> = {}, store = new MemoryStateStore()): Promise<{
   pipeline: BatchPipeline;
@@ -85,6 +98,7 @@ export async function pipelineHarness(overrides: Partial<PipelineConfig> = {}, s
   store: MemoryStateStore;
   metrics: WorkerMetrics;
   registry: ModelRegistry;
+  steps: StepRunner;
 }> {
   const config = { ...loadConfig({ MODELS_DIR }), ...overrides };
   const metrics = createWorkerMetrics({ defaultMetrics: false });
@@ -92,8 +106,10 @@ export async function pipelineHarness(overrides: Partial<PipelineConfig> = {}, s
   const registry = new ModelRegistry({ dir: MODELS_DIR, maxBatch: 64, log, metrics });
   await registry.scan();
   const sink = new RecordingSink();
-  const pipeline = new BatchPipeline({ store, sink, models: () => registry.snapshot(), metrics, log, config });
-  return { pipeline, sink, store, metrics, registry };
+  const steps = new StepRunner({ thread: harnessSteps.thread, minThreadEvents: 1, log });
+  openRunners.push(steps);
+  const pipeline = new BatchPipeline({ store, sink, models: () => registry.snapshot(), metrics, log, config, steps });
+  return { pipeline, sink, store, metrics, registry, steps };
 }
 
 /** The value of a counter with the given labels (0 when never incremented). */

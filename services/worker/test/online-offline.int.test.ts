@@ -3,7 +3,8 @@
  * through one worker process. Every stream's forecasts, read back from the
  * forecasts topic, are exactly (the same float32 values, written the same way) what `streamcell predict`
  * prints for its sequence, in order and once each; and the state the worker
- * left in Redis holds exactly predict --state's final h and c.
+ * left in Redis holds exactly predict --state's final h and c. The worker
+ * runs every batch's steps in its step thread here.
  */
 import { describe, expect, it } from 'vitest';
 import type { ForecastMessage } from '@streamcell/protocol';
@@ -26,7 +27,8 @@ describe('worker: online forecasts and state equal streamcell predict', () => {
     const { eventsTopic, forecastsTopic, group, dir, wiring } = await suite.wire('online-offline', PARTITIONS);
 
     const plans = planStreams('station', STREAMS, EVENTS_PER_STREAM);
-    const worker = await WorkerProcess.start('worker-1', workerEnv(wiring), dir);
+    // Every batch's steps in the step thread, however small (the events arrive paced, in batches of a few).
+    const worker = await WorkerProcess.start('worker-1', workerEnv(wiring, { STEP_THREAD_MIN_EVENTS: '1' }), dir);
     workers.push(worker);
 
     const producer = await connectProducer(env.kafka);
@@ -41,6 +43,10 @@ describe('worker: online forecasts and state equal streamcell predict', () => {
         if (worker.exit !== null) throw new Error(`worker exited early (${JSON.stringify(worker.exit)}); see ${worker.logPath}`);
       },
     });
+    const metrics = await (await fetch(`http://127.0.0.1:${worker.metricsPort}/metrics`)).text();
+    const jobs = (thread: string): number => Number(new RegExp(`^streamcell_step_jobs_total\\{thread="${thread}"\\} (\\S+)$`, 'm').exec(metrics)?.[1] ?? 0);
+    expect(jobs('step')).toBeGreaterThan(0);
+    expect(jobs('worker')).toBe(0);
     // Forecasts are published before the commit that was just seen, so they are all there.
     const exit = await worker.stop();
     expect(exit, `worker drained and exited 0; see ${worker.logPath}`).toEqual({ code: 0, signal: null });

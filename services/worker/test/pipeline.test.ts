@@ -1,14 +1,14 @@
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '@streamcell/model';
 import { predictRows } from '@streamcell/cli';
 import { DEAD_LETTER_HEADERS } from '@streamcell/protocol';
 import { MemoryStateStore, decodeRecord, stateKey, type StateWrite } from '@streamcell/state';
 import { createLogger, createWorkerMetrics } from '@streamcell/telemetry';
 import { ModelRegistry } from '../src/models.ts';
-import { MODELS_DIR, REPO_ROOT, batchOf, counter, pipelineHarness, recordingControl } from './helpers.ts';
+import { MODELS_DIR, REPO_ROOT, batchOf, closeHarnessSteps, counter, harnessSteps, pipelineHarness, recordingControl } from './helpers.ts';
 
 const FEATURES = ['precipitation', 'temp_max', 'temp_min', 'wind'] as const;
 let weather: number[][] = [];
@@ -43,9 +43,20 @@ function flat(forecast: unknown): number[] {
   return (forecast as Record<string, number>[]).flatMap((step) => [step.temp_max!, step.temp_min!]);
 }
 
-describe('BatchPipeline', () => {
+describe.each([
+  ['step jobs in this thread', false],
+  ['step jobs in a step thread', true],
+])('BatchPipeline, %s', (_, thread) => {
+  beforeAll(() => {
+    harnessSteps.thread = thread;
+  });
+  afterAll(async () => {
+    harnessSteps.thread = false;
+    await closeHarnessSteps();
+  });
+
   it('publishes for every stream exactly the forecasts `streamcell predict` computes, whatever the batching', async () => {
-    const { pipeline, sink } = await pipelineHarness();
+    const { pipeline, sink, steps } = await pipelineHarness();
     const streams = ['a', 'b', 'c', 'd', 'e'];
     const events = [];
     for (let i = 0; i < 30; i++) for (const [s, stream] of streams.entries()) events.push(event(stream, i + s * 100));
@@ -67,6 +78,8 @@ describe('BatchPipeline', () => {
       expect(mine[1]).toHaveProperty('error');
       expect(mine[1]!.model).toEqual({ name: 'weather', version: '1' });
     }
+    // Every batch's job ran where this block says.
+    expect(steps.threadJobs).toBe(thread ? cuts.length - 1 : 0);
   });
 
   it('skips events already in the saved state when a batch is delivered again', async () => {

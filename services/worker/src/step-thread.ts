@@ -1,0 +1,48 @@
+/**
+ * The step thread (see step-runner.ts): runs step jobs for the worker's
+ * thread on models it is sent once. Every message is answered in the order
+ * it came; a job that throws is answered with its error.
+ */
+import { parentPort } from 'node:worker_threads';
+import { runStepJob, stepModel, type StepModel } from './step-job.ts';
+import type { FromStepThread, ToStepThread } from './step-runner.ts';
+
+const port = parentPort;
+if (port === null) throw new Error('step-thread.ts runs as a worker thread (see StepRunner)');
+
+const models = new Map<number, StepModel>();
+
+port.on('message', (msg: ToStepThread) => {
+  if (msg.type === 'model') {
+    models.set(msg.id, stepModel(msg.manifest, msg.weights, msg.maxBatch));
+    return;
+  }
+  if (msg.type === 'drop') {
+    models.delete(msg.id);
+    return;
+  }
+  let reply: FromStepThread;
+  const transfer: ArrayBuffer[] = [];
+  try {
+    const model = models.get(msg.model);
+    if (model === undefined) throw new Error(`step thread has no model ${msg.model}`);
+    const { job } = msg;
+    const { messages, sums, kernelSeconds } = runStepJob(model, job);
+    // The messages leave as one block: one transfer, not one clone per message.
+    let total = 0;
+    for (const b of messages) total += b.length;
+    const bytes = new Uint8Array(total);
+    const ends = new Uint32Array(messages.length);
+    let at = 0;
+    for (let i = 0; i < messages.length; i++) {
+      bytes.set(messages[i]!, at);
+      at += messages[i]!.length;
+      ends[i] = at;
+    }
+    reply = { type: 'done', id: msg.id, states: job.states, histories: job.histories, known: job.known, bytes, ends, sums, kernelSeconds };
+    transfer.push(job.states.buffer as ArrayBuffer, job.histories.buffer as ArrayBuffer, job.known.buffer as ArrayBuffer, bytes.buffer, ends.buffer);
+  } catch (err) {
+    reply = { type: 'failed', id: msg.id, message: err instanceof Error ? err.message : String(err), stack: err instanceof Error ? err.stack : undefined };
+  }
+  port.postMessage(reply, transfer);
+});

@@ -1,0 +1,138 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadModel } from '@streamcell/model';
+import { createLogger } from '@streamcell/telemetry';
+import { END, RESET, stepModel, type StepJob, type StepModel } from '../src/step-job.ts';
+import { StepRunner, type StepResult } from '../src/step-runner.ts';
+import { REPO_ROOT } from './helpers.ts';
+
+const log = createLogger({ name: 'test', level: 'silent' });
+const runners: StepRunner[] = [];
+afterEach(async () => {
+  await Promise.all(runners.splice(0).map((r) => r.close()));
+});
+
+function runner(thread: boolean, minThreadEvents = 1): StepRunner {
+  const r = new StepRunner({ thread, minThreadEvents, log });
+  runners.push(r);
+  return r;
+}
+
+/** A model of the repository, with a small kernel batch so that waves are cut into several kernel calls. */
+async function model(name: string): Promise<StepModel> {
+  const { manifest, weights } = await loadModel(join(REPO_ROOT, 'models', name, '1'));
+  return stepModel(manifest, weights, 8);
+}
+
+/** A random job: `n` streams with states from earlier steps, up to `maxEvents` events each, some resetting or ending. */
+function randomJob(m: StepModel, seed: number, n: number, maxEvents: number): StepJob {
+  let x = seed;
+  const rand = (): number => ((x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const { inputSize: D, targets } = m.manifest;
+  const T = targets.length;
+  const counts = Array.from({ length: n }, () => 1 + Math.floor(rand() * maxEvents));
+  const stream: number[] = [];
+  const waveEnds: number[] = [];
+  for (let k = 0; k < Math.max(...counts); k++) {
+    for (let s = 0; s < n; s++) if (counts[s]! > k) stream.push(s);
+    waveEnds.push(stream.length);
+  }
+  const events = stream.length;
+  return {
+    topic: 'events',
+    partition: 3,
+    streams: Array.from({ length: n }, (_, s) => `stream-${seed}-${s}`),
+    states: Float32Array.from({ length: n * m.stateSize }, () => rand() * 2 - 1),
+    histories: Float32Array.from({ length: n * m.layout.size }, () => rand() * 10),
+    known: Int32Array.from({ length: n }, () => Math.floor(rand() * (m.manifest.horizon + 1))),
+    stream: Int32Array.from(stream),
+    flags: Uint8Array.from({ length: events }, () => (rand() < 0.05 ? RESET : 0) | (rand() < 0.05 ? END : 0)),
+    x: Float32Array.from({ length: events * D }, () => rand() * 4 - 2),
+    actual: Float64Array.from({ length: events * T }, () => rand() * 30),
+    ts: Float64Array.from({ length: events }, (_, e) => 1_700_000_000_000 + e),
+    offsets: Array.from({ length: events }, (_, e) => String(1000 + e)),
+    waveEnds: Int32Array.from(waveEnds),
+  };
+}
+
+/** A copy whose arrays own their buffers (a job handed to the thread is detached). */
+function copyJob(job: StepJob): StepJob {
+  return { ...job, states: job.states.slice(), histories: job.histories.slice(), known: job.known.slice(), stream: job.stream.slice(), flags: job.flags.slice(), x: job.x.slice(), actual: job.actual.slice(), ts: job.ts.slice(), waveEnds: job.waveEnds.slice() };
+}
+
+function comparable(r: StepResult): unknown {
+  return { states: [...r.states], histories: [...r.histories], known: [...r.known], messages: r.messages.map((b) => b.toString('utf8')), sums: { model: [...r.sums.model], naive: [...r.sums.naive], count: [...r.sums.count] } };
+}
+
+describe('StepRunner', () => {
+  it('gives the same states, histories, messages and error sums in a step thread as in this one, for several models at once', async () => {
+    const models = [await model('weather'), await model('stock')];
+    const inline = runner(false);
+    const threaded = runner(true);
+    for (let seed = 1; seed <= 6; seed++) {
+      const m = models[seed % 2]!;
+      const job = randomJob(m, seed, 5 + seed * 7, 6);
+      const expected = await inline.run(m, copyJob(job));
+      expect(expected.messages.length).toBe(job.stream.length);
+      const got = await threaded.run(m, copyJob(job));
+      expect(comparable(got)).toEqual(comparable(expected));
+    }
+    // Jobs of both models in flight together.
+    const jobs = models.map((m, i) => randomJob(m, 100 + i, 40, 4));
+    const results = await Promise.all(jobs.map((job, i) => threaded.run(models[i]!, copyJob(job))));
+    for (const [i, job] of jobs.entries()) expect(comparable(results[i]!)).toEqual(comparable(await inline.run(models[i]!, copyJob(job))));
+    expect(threaded.threadJobs).toBe(8);
+    expect(inline.threadJobs).toBe(0);
+  });
+
+  it('zeroes a stream on reset before its step and after its last step on end', async () => {
+    const m = await model('weather');
+    const job = randomJob(m, 7, 3, 1);
+    job.flags.set([RESET, END, 0]);
+    const before = job.states.slice();
+    const r = await runner(false).run(m, job);
+    const S = m.stateSize;
+    // Stream 1 ended: its state and history are zero; stream 2 stepped on from its own state.
+    expect([...r.states.subarray(S, 2 * S)].every((v) => v === 0)).toBe(true);
+    expect([...r.histories.subarray(m.layout.size, 2 * m.layout.size)].every((v) => v === 0)).toBe(true);
+    expect(r.known[1]).toBe(0);
+    // Stream 0 reset, then stepped once: one known event, no one-step error in its message.
+    expect(r.known[0]).toBe(1);
+    expect(JSON.parse(r.messages[0]!.toString()) as object).not.toHaveProperty('error');
+    // Stream 0's result does not depend on the state it had: same as from zeros.
+    const fromZero = copyJob(job);
+    fromZero.states.fill(0, 0, S);
+    const again = await runner(false).run(m, fromZero);
+    expect([...again.states.subarray(0, S)]).toEqual([...r.states.subarray(0, S)]);
+    expect([...r.states.subarray(2 * S)]).not.toEqual([...before.subarray(2 * S)]);
+  });
+
+  it('keeps small jobs in this thread and sends large ones to the step thread', async () => {
+    const m = await model('weather');
+    const r = runner(true, 50);
+    await r.run(m, randomJob(m, 1, 10, 1));
+    expect(r.threadJobs).toBe(0);
+    await r.run(m, randomJob(m, 2, 60, 1));
+    expect(r.threadJobs).toBe(1);
+  });
+
+  it('rejects a job the thread cannot run, and runs the next one', async () => {
+    const m = await model('weather');
+    const r = runner(true);
+    const bad = randomJob(m, 3, 4, 2);
+    await expect(r.run(m, { ...bad, known: new Int32Array(1) })).rejects.toThrow(/do not match/);
+    const good = randomJob(m, 4, 4, 2);
+    expect(comparable(await r.run(m, copyJob(good)))).toEqual(comparable(await runner(false).run(m, copyJob(good))));
+  });
+
+  it('fails the jobs in flight when closed, and runs later jobs in this thread', async () => {
+    const m = await model('weather');
+    const r = runner(true);
+    const inFlight = expect(r.run(m, randomJob(m, 5, 200, 8))).rejects.toThrow(/closed/);
+    await r.close();
+    await inFlight;
+    const after = await r.run(m, randomJob(m, 6, 3, 1));
+    expect(after.messages).toHaveLength(3);
+    expect(r.threadJobs).toBe(1);
+  });
+});
