@@ -29,7 +29,7 @@ import type { ActiveStreams } from './active-streams.ts';
 import type { WorkerConfig } from './config.ts';
 import type { ModelSnapshot, ServingModel } from './models.ts';
 import { END, RESET, type StepJob } from './step-job.ts';
-import { StepRunner } from './step-runner.ts';
+import { StepRunner, type StepResult } from './step-runner.ts';
 import {
   SAVE_RESULT,
   decodeRecord,
@@ -76,11 +76,29 @@ interface PendingEvent {
   readonly ts: number;
   readonly reset: boolean;
   readonly end: boolean;
-  /** The batch's feature values in raw units, this event's from `row` (actuals are read from here). */
-  readonly raw: Float64Array;
-  /** The batch's scaled input rows, float32 as the kernel takes them; this event's from `row`. */
-  readonly scaled: Float32Array;
+  /** The batch's rows; this event's values start at `row`. */
+  readonly rows: RowBlock;
   readonly row: number;
+}
+
+/** A batch's events' values, one row after another (each row its model's inputSize long); grown as events are read. */
+interface RowBlock {
+  /** Feature values in raw units (actuals are read from here). */
+  raw: Float64Array;
+  /** Scaled inputs, float32 as the kernel takes them. */
+  scaled: Float32Array;
+}
+
+/** Makes room in `rows` for values up to `end`, keeping those written. */
+function reserveRows(rows: RowBlock, end: number, hint: number): void {
+  if (end <= rows.raw.length) return;
+  const size = Math.max(end, hint, 2 * rows.raw.length);
+  const raw = new Float64Array(size);
+  const scaled = new Float32Array(size);
+  raw.set(rows.raw);
+  scaled.set(rows.scaled);
+  rows.raw = raw;
+  rows.scaled = scaled;
 }
 
 interface StreamWork {
@@ -113,6 +131,17 @@ interface Outgoing {
   readonly perModel: Map<string, number>;
   /** Dead letters per code, counted once they are sent. */
   readonly deadLetterCodes: Map<DeadLetterCode, number>;
+}
+
+/** A step job and what its results are matched against. */
+interface BuiltJob {
+  readonly model: ServingModel;
+  /** The streams, in the job's stream order. */
+  readonly list: StreamWork[];
+  /** The events in the job's order, and the index in `list` of each one's stream. */
+  readonly events: PendingEvent[];
+  readonly owners: number[];
+  readonly job: StepJob;
 }
 
 function newOutgoing(): Outgoing {
@@ -190,11 +219,8 @@ export class BatchPipeline {
     const list: StreamWork[] = [];
     // Every message of a batch comes from one topic: hash it once.
     const topicHash = fnv1a32(batch.topic);
-    // Room for every message's row at the widest model's input size: two arrays per batch, not two per event.
-    let width = 0;
-    for (const m of snapshot.values()) width = Math.max(width, m.manifest.inputSize);
-    const raws = new Float64Array(batch.messages.length * width);
-    const rows = new Float32Array(batch.messages.length * width);
+    // Two arrays for the batch's values, not two per event: at first room for every message at the first model's width.
+    const rows: RowBlock = { raw: new Float64Array(0), scaled: new Float32Array(0) };
     let row = 0;
     for (const msg of batch.messages) {
       const decoded = decodeEvent(msg.value, msg.key, { maxEventBytes: config.maxEventBytes, fallbackTs: msg.timestamp });
@@ -210,15 +236,16 @@ export class BatchPipeline {
         this.#deadLetter(out, msg, 'unknown_model', why);
         continue;
       }
-      const { features } = model.manifest;
+      const { features, inputSize } = model.manifest;
       const raw = model.rawRow;
       const bad = readFeatureValues(e.values, features, raw);
       if (bad) {
         this.#deadLetter(out, msg, bad.code, bad.message);
         continue;
       }
+      reserveRows(rows, row + inputSize, batch.messages.length * inputSize);
       try {
-        model.scaler.scaleRow(raw, rows, row);
+        model.scaler.scaleRow(raw, rows.scaled, row);
       } catch (err) {
         if (isStreamcellError(err) && (DEAD_LETTER_CODES as readonly string[]).includes(err.code)) {
           this.#deadLetter(out, msg, err.code as DeadLetterCode, err.message);
@@ -254,9 +281,9 @@ export class BatchPipeline {
         streams.set(e.stream, w);
         list.push(w);
       }
-      raws.set(raw, row);
-      w.events.push({ msg, topicHash, offset: Number(msg.offset), ts: e.ts, reset: e.reset, end: e.end, raw: raws, scaled: rows, row });
-      row += width;
+      rows.raw.set(raw, row);
+      w.events.push({ msg, topicHash, offset: Number(msg.offset), ts: e.ts, reset: e.reset, end: e.end, rows, row });
+      row += inputSize;
     }
     // One allocation for the states and histories of all the batch's streams, not two per stream.
     const floats = list.reduce((n, w) => n + w.model.stateSize + w.layout.size, 0);
@@ -314,7 +341,8 @@ export class BatchPipeline {
       metrics.stateResets.inc({ reason: 'shape' });
       return;
     }
-    w.known = rec.historyKnown;
+    // At most the horizon: a record says more only when it is damaged.
+    w.known = Math.min(rec.historyKnown, w.model.layout.horizon);
     w.steps = rec.steps;
   }
 
@@ -351,11 +379,14 @@ export class BatchPipeline {
       if (list) list.push(w);
       else byModel.set(w.model, [w]);
     }
-    await Promise.all([...byModel].map(([model, list]) => this.#stepModel(model, list, out, sums, topic, partition)));
+    const jobs = [...byModel].map(([model, list]) => this.#stepJob(model, list, topic, partition));
+    const results = await Promise.all(jobs.map((j) => this.#steps.run(j.model, j.job)));
+    // Applied in model order once all are back, so that the forecasts' order does not depend on which job finished first.
+    jobs.forEach((j, i) => this.#applyStep(j, results[i]!, out, sums));
   }
 
-  async #stepModel(model: ServingModel, list: StreamWork[], out: Outgoing, sums: Map<ServingModel, ErrorSums>, topic: string, partition: number): Promise<void> {
-    const { metrics } = this.#d;
+  /** The step job of one model's streams (see step-job.ts), with what #applyStep needs to match its results. */
+  #stepJob(model: ServingModel, list: StreamWork[], topic: string, partition: number): BuiltJob {
     const { manifest, stateSize: S, layout } = model;
     const D = manifest.inputSize;
     const T = manifest.targets.length;
@@ -400,13 +431,22 @@ export class BatchPipeline {
     for (let e = 0; e < m; e++) {
       const ev = events[e]!;
       job.flags[e] = (ev.reset ? RESET : 0) | (ev.end ? END : 0);
-      for (let j = 0; j < D; j++) job.x[e * D + j] = ev.scaled[ev.row + j]!;
-      for (let t = 0; t < T; t++) job.actual[e * T + t] = ev.raw[ev.row + model.targetFeature[t]!]!;
+      const { raw, scaled } = ev.rows;
+      for (let j = 0; j < D; j++) job.x[e * D + j] = scaled[ev.row + j]!;
+      for (let t = 0; t < T; t++) job.actual[e * T + t] = raw[ev.row + model.targetFeature[t]!]!;
       job.ts[e] = ev.ts;
     }
 
-    const result = await this.#steps.run(model, job);
+    return { model, list, events, owners, job };
+  }
 
+  /** Takes a step job's results into the streams' works and the outgoing forecasts, with the bookkeeping. */
+  #applyStep({ model, list, events, owners }: BuiltJob, result: StepResult, out: Outgoing, sums: Map<ServingModel, ErrorSums>): void {
+    const { metrics } = this.#d;
+    const { stateSize: S, layout } = model;
+    const L = layout.size;
+    const n = list.length;
+    const m = events.length;
     metrics.stepSeconds.observe({ model: model.name }, result.kernelSeconds);
     const into = sums.get(model);
     if (into === undefined) sums.set(model, result.sums);

@@ -11,9 +11,16 @@
  * The results are the same either way: the same code on the same kernel,
  * whose results do not depend on the batch a stream is stepped in.
  *
- * Job arrays are transferred, not copied: a job's typed arrays must each
- * own their ArrayBuffer, and are detached once handed to the thread until
- * the result brings them back.
+ * The thread holds its own copy of each model it is sent (its own kernel
+ * memory too), sent once and dropped when the worker's model object is
+ * collected (a replaced version). A model the thread cannot build runs in
+ * place. A thread that dies fails the jobs it held (their batches are
+ * redelivered) and the next job starts another; after three deaths in a row
+ * without a job done in between, every job runs in place.
+ *
+ * Job arrays are transferred, not copied: each must own its whole
+ * ArrayBuffer, and is detached once handed to the thread until the result
+ * brings it back.
  */
 import { Worker } from 'node:worker_threads';
 import type { Manifest } from '@streamcell/model';
@@ -28,8 +35,9 @@ export type ToStepThread =
   | { readonly type: 'drop'; readonly id: number }
   | { readonly type: 'job'; readonly id: number; readonly model: number; readonly job: StepJob };
 
-/** Answers from the step thread, one per job, in order. */
+/** Answers from the step thread, one per model and per job, in order. */
 export type FromStepThread =
+  | { readonly type: 'model'; readonly id: number; readonly error: string | undefined }
   | {
       readonly type: 'done';
       readonly id: number;
@@ -42,7 +50,7 @@ export type FromStepThread =
       readonly sums: ErrorSums;
       readonly kernelSeconds: number;
     }
-  | { readonly type: 'failed'; readonly id: number; readonly message: string; readonly stack: string | undefined };
+  | { readonly type: 'failed'; readonly id: number; readonly message: string };
 
 /** What a job's caller gets back: the job's arrays (updated; the ones it passed in when the job ran in place) and the outputs. */
 export interface StepResult extends StepOutput {
@@ -61,131 +69,170 @@ export interface StepRunnerOptions {
   readonly onJob?: (thread: 'step' | 'worker') => void;
 }
 
-/** Models the thread holds at most; the least recently used is dropped beyond that. */
-const THREAD_MODELS = 32;
+/** Thread deaths in a row (no job done in between) after which every job runs in place. */
+const MAX_LOSSES = 3;
 
-interface Pending {
-  readonly job: StepJob;
-  readonly resolve: (r: StepResult) => void;
-  readonly reject: (e: Error) => void;
+/** How the thread took a model: it holds it, it could not build it, or the thread was lost meanwhile. */
+type Registered = 'ok' | 'refused' | 'lost';
+
+interface Waiting {
+  readonly resolve: (value: FromStepThread) => void;
+  readonly reject: (err: Error) => void;
 }
 
 /** Runs step jobs in this thread or in one step thread; see the file comment. */
 export class StepRunner {
-  readonly #thread: boolean;
+  #useThread: boolean;
   readonly #minThreadEvents: number;
   readonly #log: Logger;
   readonly #onJob: (thread: 'step' | 'worker') => void;
   #worker: Worker | undefined;
-  /** Models the current thread holds, least recently used first, by id. */
-  readonly #models = new Map<StepModel, number>();
-  readonly #pending = new Map<number, Pending>();
+  /** Bumped with every new thread: a model registered with an earlier one is sent again. */
+  #generation = 0;
+  readonly #models = new WeakMap<StepModel, { readonly generation: number; readonly id: number; readonly registered: Promise<Registered> }>();
+  /** Models the thread could not build: they run in place. */
+  readonly #inPlace = new WeakSet<StepModel>();
+  /** Tells the thread to drop a model once the worker no longer holds it. */
+  readonly #dropper = new FinalizationRegistry<number>((id) => this.#post({ type: 'drop', id }));
+  /** Answers awaited from the thread, by message id. */
+  readonly #waiting = new Map<number, Waiting>();
   #nextId = 1;
+  #losses = 0;
   #closed = false;
   /** Jobs run in the step thread so far; for tests and the benchmark. */
   threadJobs = 0;
 
   constructor(options: StepRunnerOptions) {
-    this.#thread = options.thread;
+    this.#useThread = options.thread;
     this.#minThreadEvents = options.minThreadEvents ?? 64;
     this.#log = options.log.child({ component: 'steps' });
     this.#onJob = options.onJob ?? (() => undefined);
   }
 
   /** Runs `job` on `model`; see {@link runStepJob}. */
-  run(model: StepModel, job: StepJob): Promise<StepResult> {
-    if (!this.#thread || this.#closed || job.stream.length < this.#minThreadEvents) {
-      this.#onJob('worker');
-      try {
-        const out = runStepJob(model, job);
-        return Promise.resolve({ ...out, states: job.states, histories: job.histories, known: job.known });
-      } catch (err) {
-        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-      }
+  async run(model: StepModel, job: StepJob): Promise<StepResult> {
+    if (this.#useThread && !this.#closed && job.stream.length >= this.#minThreadEvents && !this.#inPlace.has(model)) {
+      const worker = this.#ensureWorker();
+      const { id: modelId, registered } = this.#register(worker, model);
+      const how = await registered;
+      if (how === 'refused') this.#inPlace.add(model);
+      // The thread may have died or been closed while the model was on its way.
+      if (how === 'ok' && this.#worker === worker) return this.#runInThread(worker, modelId, job);
     }
-    const worker = this.#ensureWorker();
-    const modelId = this.#modelId(worker, model);
-    const id = this.#nextId++;
-    this.threadJobs += 1;
-    this.#onJob('step');
-    return new Promise<StepResult>((resolve, reject) => {
-      this.#pending.set(id, { job, resolve, reject });
-      if (this.#pending.size === 1) worker.ref();
-      const msg: ToStepThread = { type: 'job', id, model: modelId, job };
-      worker.postMessage(msg, [job.states.buffer, job.histories.buffer, job.known.buffer, job.stream.buffer, job.flags.buffer, job.x.buffer, job.actual.buffer, job.ts.buffer, job.waveEnds.buffer] as ArrayBuffer[]);
-    });
+    this.#onJob('worker');
+    const out = runStepJob(model, job);
+    return { ...out, states: job.states, histories: job.histories, known: job.known };
   }
 
-  /** Stops the step thread; later jobs run in the caller's thread. */
+  /** Stops the step thread, failing the jobs it holds; later jobs run in the caller's thread. */
   async close(): Promise<void> {
     this.#closed = true;
     const worker = this.#worker;
     if (worker === undefined) return;
-    this.#lost(worker, new Error('step runner closed'));
+    this.#lost(worker, new Error('step runner closed'), false);
     await worker.terminate();
+  }
+
+  async #runInThread(worker: Worker, modelId: number, job: StepJob): Promise<StepResult> {
+    const id = this.#nextId++;
+    const transfer = [job.states, job.histories, job.known, job.stream, job.flags, job.x, job.actual, job.ts, job.waveEnds].map((a) => {
+      if (a.byteOffset !== 0 || a.byteLength !== a.buffer.byteLength) throw new RangeError('step job arrays must each own their whole ArrayBuffer (they are transferred)');
+      return a.buffer as ArrayBuffer;
+    });
+    this.threadJobs += 1;
+    this.#onJob('step');
+    const answer = await this.#ask(worker, id, { type: 'job', id, model: modelId, job }, transfer);
+    if (answer.type === 'failed') throw new Error(`step thread: ${answer.message}`);
+    if (answer.type !== 'done') throw new Error(`step thread answered a job with ${answer.type}`);
+    this.#losses = 0;
+    const messages = new Array<Buffer>(answer.ends.length);
+    for (let i = 0, from = 0; i < answer.ends.length; i++) {
+      const end = answer.ends[i]!;
+      messages[i] = Buffer.from(answer.bytes.buffer, answer.bytes.byteOffset + from, end - from);
+      from = end;
+    }
+    return { messages, sums: answer.sums, kernelSeconds: answer.kernelSeconds, states: answer.states, histories: answer.histories, known: answer.known };
+  }
+
+  /** The id the current thread knows `model` by, and whether it took it; sends the model the first time. */
+  #register(worker: Worker, model: StepModel): { id: number; registered: Promise<Registered> } {
+    const known = this.#models.get(model);
+    if (known !== undefined && known.generation === this.#generation) return known;
+    const id = this.#nextId++;
+    const registered = this.#ask(worker, id, { type: 'model', id, manifest: model.manifest, weights: model.weights, maxBatch: model.stepper.maxBatch }).then(
+      (answer): Registered => {
+        if (answer.type === 'model' && answer.error === undefined) return 'ok';
+        this.#log.warn({ model: model.name, version: model.version, err: answer.type === 'model' ? answer.error : answer.type }, 'the step thread cannot build this model; its steps run in the worker thread');
+        return 'refused';
+      },
+      (): Registered => 'lost',
+    );
+    const entry = { generation: this.#generation, id, registered };
+    this.#models.set(model, entry);
+    this.#dropper.register(model, id);
+    return entry;
+  }
+
+  /** Posts `msg` and waits for the thread's answer to it. */
+  #ask(worker: Worker, id: number, msg: ToStepThread, transfer: ArrayBuffer[] = []): Promise<FromStepThread> {
+    return new Promise<FromStepThread>((resolve, reject) => {
+      this.#waiting.set(id, { resolve, reject });
+      // Keeps the process alive only while an answer is awaited.
+      if (this.#waiting.size === 1) worker.ref();
+      try {
+        worker.postMessage(msg, transfer);
+      } catch (err) {
+        this.#settled(worker, id);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+  }
+
+  #settled(worker: Worker, id: number): Waiting | undefined {
+    const w = this.#waiting.get(id);
+    this.#waiting.delete(id);
+    if (this.#waiting.size === 0) worker.unref();
+    return w;
+  }
+
+  #post(msg: ToStepThread): void {
+    try {
+      this.#worker?.postMessage(msg);
+    } catch {
+      // A thread that is going away drops everything anyway.
+    }
   }
 
   #ensureWorker(): Worker {
     if (this.#worker !== undefined) return this.#worker;
     const worker = new Worker(new URL('./step-thread.ts', import.meta.url));
     worker.unref();
-    this.#models.clear();
-    worker.on('message', (msg: FromStepThread) => this.#answer(worker, msg));
-    worker.on('error', (err: Error) => {
-      this.#log.error({ err: err.message }, 'step thread failed; its jobs fail and the next job starts a new one');
-      this.#lost(worker, err);
+    this.#generation += 1;
+    worker.on('message', (msg: FromStepThread) => this.#settled(worker, msg.id)?.resolve(msg));
+    worker.on('messageerror', (err: Error) => {
+      this.#lost(worker, new Error(`step thread sent a message that cannot be read: ${err.message}`), true);
+      void worker.terminate();
     });
-    worker.on('exit', (code) => this.#lost(worker, new Error(`step thread exited with code ${code}`)));
+    worker.on('error', (err: Error) => this.#lost(worker, err, true));
+    worker.on('exit', (code) => this.#lost(worker, new Error(`step thread exited with code ${code}`), true));
     this.#worker = worker;
     return worker;
   }
 
-  /** The id `worker` knows `model` by, sending it first when it does not hold it yet. */
-  #modelId(worker: Worker, model: StepModel): number {
-    const known = this.#models.get(model);
-    if (known !== undefined) {
-      // Most recently used last.
-      this.#models.delete(model);
-      this.#models.set(model, known);
-      return known;
-    }
-    if (this.#models.size >= THREAD_MODELS) {
-      const [oldest, oldId] = this.#models.entries().next().value!;
-      this.#models.delete(oldest);
-      worker.postMessage({ type: 'drop', id: oldId } satisfies ToStepThread);
-    }
-    const id = this.#nextId++;
-    this.#models.set(model, id);
-    worker.postMessage({ type: 'model', id, manifest: model.manifest, weights: model.weights, maxBatch: model.stepper.maxBatch } satisfies ToStepThread);
-    return id;
-  }
-
-  #answer(worker: Worker, msg: FromStepThread): void {
-    const p = this.#pending.get(msg.id);
-    if (p === undefined) return;
-    this.#pending.delete(msg.id);
-    if (this.#pending.size === 0) worker.unref();
-    if (msg.type === 'failed') {
-      const err = new Error(`step thread: ${msg.message}`);
-      if (msg.stack !== undefined) err.stack = msg.stack;
-      p.reject(err);
-      return;
-    }
-    const messages = new Array<Buffer>(msg.ends.length);
-    for (let i = 0, from = 0; i < msg.ends.length; i++) {
-      const end = msg.ends[i]!;
-      messages[i] = Buffer.from(msg.bytes.buffer, msg.bytes.byteOffset + from, end - from);
-      from = end;
-    }
-    p.resolve({ messages, sums: msg.sums, kernelSeconds: msg.kernelSeconds, states: msg.states, histories: msg.histories, known: msg.known });
-  }
-
-  /** The thread is gone: its jobs fail (their batches are handed back and redelivered). */
-  #lost(worker: Worker, err: Error): void {
+  /** The thread is gone: what it held fails (those batches are redelivered); the next job starts another, up to MAX_LOSSES in a row. */
+  #lost(worker: Worker, err: Error, unexpected: boolean): void {
     if (this.#worker !== worker) return;
     this.#worker = undefined;
-    const pending = [...this.#pending.values()];
-    this.#pending.clear();
-    for (const p of pending) p.reject(err);
+    const waiting = [...this.#waiting.values()];
+    this.#waiting.clear();
+    for (const w of waiting) w.reject(err);
+    if (!unexpected) return;
+    this.#losses += 1;
+    if (this.#losses >= MAX_LOSSES) {
+      this.#useThread = false;
+      this.#log.error({ err: err.message, losses: this.#losses }, 'step thread lost again; every step now runs in the worker thread');
+    } else {
+      this.#log.error({ err: err.message, losses: this.#losses }, 'step thread lost; its jobs fail and the next job starts another');
+    }
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The step thread (see step-runner.ts): runs step jobs for the worker's
  * thread on models it is sent once. Every message is answered in the order
- * it came; a job that throws is answered with its error.
+ * it came: a model with whether it could be built, a job with its results
+ * or its error.
  */
 import { parentPort } from 'node:worker_threads';
 import { runStepJob, stepModel, type StepModel } from './step-job.ts';
@@ -12,17 +13,24 @@ if (port === null) throw new Error('step-thread.ts runs as a worker thread (see 
 
 const models = new Map<number, StepModel>();
 
+function answer(reply: FromStepThread, transfer: ArrayBuffer[] = []): void {
+  port!.postMessage(reply, transfer);
+}
+
 port.on('message', (msg: ToStepThread) => {
   if (msg.type === 'model') {
-    models.set(msg.id, stepModel(msg.manifest, msg.weights, msg.maxBatch));
+    try {
+      models.set(msg.id, stepModel(msg.manifest, msg.weights, msg.maxBatch));
+      answer({ type: 'model', id: msg.id, error: undefined });
+    } catch (err) {
+      answer({ type: 'model', id: msg.id, error: err instanceof Error ? err.message : String(err) });
+    }
     return;
   }
   if (msg.type === 'drop') {
     models.delete(msg.id);
     return;
   }
-  let reply: FromStepThread;
-  const transfer: ArrayBuffer[] = [];
   try {
     const model = models.get(msg.model);
     if (model === undefined) throw new Error(`step thread has no model ${msg.model}`);
@@ -39,10 +47,11 @@ port.on('message', (msg: ToStepThread) => {
       at += messages[i]!.length;
       ends[i] = at;
     }
-    reply = { type: 'done', id: msg.id, states: job.states, histories: job.histories, known: job.known, bytes, ends, sums, kernelSeconds };
-    transfer.push(job.states.buffer as ArrayBuffer, job.histories.buffer as ArrayBuffer, job.known.buffer as ArrayBuffer, bytes.buffer, ends.buffer);
+    answer(
+      { type: 'done', id: msg.id, states: job.states, histories: job.histories, known: job.known, bytes, ends, sums, kernelSeconds },
+      [job.states.buffer as ArrayBuffer, job.histories.buffer as ArrayBuffer, job.known.buffer as ArrayBuffer, bytes.buffer, ends.buffer],
+    );
   } catch (err) {
-    reply = { type: 'failed', id: msg.id, message: err instanceof Error ? err.message : String(err), stack: err instanceof Error ? err.stack : undefined };
+    answer({ type: 'failed', id: msg.id, message: err instanceof Error ? err.message : String(err) });
   }
-  port.postMessage(reply, transfer);
 });

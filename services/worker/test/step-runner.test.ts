@@ -125,14 +125,44 @@ describe('StepRunner', () => {
     expect(comparable(await r.run(m, copyJob(good)))).toEqual(comparable(await runner(false).run(m, copyJob(good))));
   });
 
+  it('runs in this thread the jobs of a model the step thread cannot build', async () => {
+    const m = await model('weather');
+    // The thread builds its own kernel from the weights: these it refuses; this thread's kernel is fine.
+    const unbuildable: StepModel = { ...m, weights: { ...m.weights, headBias: new Float32Array(0) } };
+    const jobs: string[] = [];
+    const r = new StepRunner({ thread: true, minThreadEvents: 1, log, onJob: (where) => jobs.push(where) });
+    runners.push(r);
+    const job = randomJob(m, 8, 6, 3);
+    const got = await r.run(unbuildable, copyJob(job));
+    expect(comparable(got)).toEqual(comparable(await runner(false).run(m, copyJob(job))));
+    await r.run(unbuildable, copyJob(job));
+    // Other models still go to the thread.
+    await r.run(m, copyJob(job));
+    expect(jobs).toEqual(['worker', 'worker', 'step']);
+  });
+
+  it('refuses job arrays that do not own their buffers, before sending anything', async () => {
+    const m = await model('weather');
+    const r = runner(true);
+    const job = copyJob(randomJob(m, 9, 4, 2));
+    const shared = new Float32Array(job.states.length + 4);
+    await expect(r.run(m, { ...job, states: shared.subarray(4) })).rejects.toThrow(/own their whole ArrayBuffer/);
+    expect(job.x.byteLength).toBeGreaterThan(0);
+    expect(r.threadJobs).toBe(0);
+  });
+
   it('fails the jobs in flight when closed, and runs later jobs in this thread', async () => {
     const m = await model('weather');
     const r = runner(true);
+    // The thread holds the model after a first job; the second is then in the thread when it closes.
+    await r.run(m, randomJob(m, 4, 2, 1));
     const inFlight = expect(r.run(m, randomJob(m, 5, 200, 8))).rejects.toThrow(/closed/);
+    // Until it is posted (microtasks only: the thread's answer, a message event, cannot have come in yet).
+    while (r.threadJobs < 2) await Promise.resolve();
     await r.close();
     await inFlight;
     const after = await r.run(m, randomJob(m, 6, 3, 1));
     expect(after.messages).toHaveLength(3);
-    expect(r.threadJobs).toBe(1);
+    expect(r.threadJobs).toBe(2);
   });
 });

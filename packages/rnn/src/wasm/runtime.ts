@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
+import { isMainThread } from 'node:worker_threads';
 
 /**
  * The slice of the WebAssembly JS API the steppers use. The workspace's
@@ -43,7 +44,9 @@ export function wasmRevectorize(): boolean {
     throw new RangeError(`${REVECTORIZE_ENV} must be 0 or 1, got ${JSON.stringify(setting)}`);
   }
   revectorize = setting !== '0' && process.arch === 'x64' && cpuHasAvx2();
-  if (revectorize) setFlagsFromString(REVECTORIZE_FLAG);
+  // V8's flags are the process'; a worker thread leaves them to the main thread, whose
+  // kernels come first (the worker's step thread starts after its models are loaded).
+  if (revectorize && isMainThread) setFlagsFromString(REVECTORIZE_FLAG);
   return revectorize;
 }
 
