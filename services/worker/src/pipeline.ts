@@ -38,7 +38,6 @@ import {
   guardOf,
   stateKey,
   type ErrorSums,
-  type ScoringLayout,
   type StateStore,
 } from '@streamcell/state';
 
@@ -105,7 +104,6 @@ interface StreamWork {
   readonly key: string;
   readonly stream: string;
   readonly model: ServingModel;
-  readonly layout: ScoringLayout;
   readonly events: PendingEvent[];
   // From the stored record, refreshed on every (re)load.
   loadedGuard: Buffer | null;
@@ -262,7 +260,6 @@ export class BatchPipeline {
           key,
           stream: e.stream,
           model,
-          layout: model.layout,
           events: [],
           loadedGuard: null,
           hasRecord: false,
@@ -286,12 +283,12 @@ export class BatchPipeline {
       row += inputSize;
     }
     // One allocation for the states and histories of all the batch's streams, not two per stream.
-    const floats = list.reduce((n, w) => n + w.model.stateSize + w.layout.size, 0);
+    const floats = list.reduce((n, w) => n + w.model.stateSize + w.model.layout.size, 0);
     const block = new Float32Array(floats);
     let at = 0;
     for (const w of list) {
       w.state = block.subarray(at, (at += w.model.stateSize));
-      w.history = block.subarray(at, (at += w.layout.size));
+      w.history = block.subarray(at, (at += w.model.layout.size));
     }
     return list;
   }
