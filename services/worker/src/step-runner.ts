@@ -67,6 +67,8 @@ export interface StepRunnerOptions {
   readonly log: Logger;
   /** Told where each job runs: the step thread or the caller's. */
   readonly onJob?: (thread: 'step' | 'worker') => void;
+  /** The module the thread runs (default step-thread.ts; tests give one that fails). */
+  readonly threadModule?: URL;
 }
 
 /** Thread deaths in a row (no job done in between) after which every job runs in place. */
@@ -86,6 +88,7 @@ export class StepRunner {
   readonly #minThreadEvents: number;
   readonly #log: Logger;
   readonly #onJob: (thread: 'step' | 'worker') => void;
+  readonly #threadModule: URL;
   #worker: Worker | undefined;
   /** Bumped with every new thread: a model registered with an earlier one is sent again. */
   #generation = 0;
@@ -99,14 +102,16 @@ export class StepRunner {
   #nextId = 1;
   #losses = 0;
   #closed = false;
-  /** Jobs run in the step thread so far; for tests and the benchmark. */
+  /** Jobs run in the step thread so far, and threads started; for tests. */
   threadJobs = 0;
+  threadStarts = 0;
 
   constructor(options: StepRunnerOptions) {
     this.#useThread = options.thread;
     this.#minThreadEvents = options.minThreadEvents ?? 64;
     this.#log = options.log.child({ component: 'steps' });
     this.#onJob = options.onJob ?? (() => undefined);
+    this.#threadModule = options.threadModule ?? new URL('./step-thread.ts', import.meta.url);
   }
 
   /** Runs `job` on `model`; see {@link runStepJob}. */
@@ -205,7 +210,8 @@ export class StepRunner {
 
   #ensureWorker(): Worker {
     if (this.#worker !== undefined) return this.#worker;
-    const worker = new Worker(new URL('./step-thread.ts', import.meta.url));
+    const worker = new Worker(this.#threadModule);
+    this.threadStarts += 1;
     worker.unref();
     this.#generation += 1;
     worker.on('message', (msg: FromStepThread) => this.#settled(worker, msg.id)?.resolve(msg));

@@ -151,6 +151,31 @@ describe('StepRunner', () => {
     expect(r.threadJobs).toBe(0);
   });
 
+  it('fails the jobs of a thread that dies, starts another for the next job, and after three deaths in a row runs every job in place', async () => {
+    const m = await model('weather');
+    const where: string[] = [];
+    const r = new StepRunner({ thread: true, minThreadEvents: 1, log, onJob: (w) => where.push(w), threadModule: new URL('./support/dying-step-thread.ts', import.meta.url) });
+    runners.push(r);
+    for (let i = 0; i < 3; i++) await expect(r.run(m, randomJob(m, 20 + i, 4, 2))).rejects.toThrow(/exited with code 3/);
+    const job = randomJob(m, 30, 4, 2);
+    expect(comparable(await r.run(m, copyJob(job)))).toEqual(comparable(await runner(false).run(m, copyJob(job))));
+    expect(where).toEqual(['step', 'step', 'step', 'worker']);
+    expect(r.threadStarts).toBe(3);
+  });
+
+  it('runs jobs in place when the thread cannot start, and stops trying after three attempts', async () => {
+    const m = await model('weather');
+    const where: string[] = [];
+    const r = new StepRunner({ thread: true, minThreadEvents: 1, log, onJob: (w) => where.push(w), threadModule: new URL('./support/broken-step-thread.ts', import.meta.url) });
+    runners.push(r);
+    const job = randomJob(m, 40, 4, 2);
+    const expected = comparable(await runner(false).run(m, copyJob(job)));
+    for (let i = 0; i < 4; i++) expect(comparable(await r.run(m, copyJob(job)))).toEqual(expected);
+    expect(where).toEqual(['worker', 'worker', 'worker', 'worker']);
+    expect(r.threadJobs).toBe(0);
+    expect(r.threadStarts).toBe(3);
+  });
+
   it('fails the jobs in flight when closed, and runs later jobs in this thread', async () => {
     const m = await model('weather');
     const r = runner(true);
