@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadModel } from '@streamcell/model';
 import { createLogger } from '@streamcell/telemetry';
 import { END, RESET, stepModel, type StepJob, type StepModel } from '../src/step-job.ts';
-import { StepRunner, type StepResult } from '../src/step-runner.ts';
+import { StepRunner, type StepResult, type StepRunnerOptions } from '../src/step-runner.ts';
 import { REPO_ROOT } from './helpers.ts';
 
 const log = createLogger({ name: 'test', level: 'silent' });
@@ -13,9 +13,15 @@ afterEach(async () => {
 });
 
 function runner(thread: boolean, minThreadEvents = 1): StepRunner {
-  const r = new StepRunner({ thread, minThreadEvents, log });
+  return tracked({ thread, minThreadEvents }).r;
+}
+
+/** A runner (closed after the test) and the list of where its jobs ran. */
+function tracked(options: Partial<StepRunnerOptions> = {}): { r: StepRunner; where: string[] } {
+  const where: string[] = [];
+  const r = new StepRunner({ thread: true, minThreadEvents: 1, log, onJob: (w) => where.push(w), ...options });
   runners.push(r);
-  return r;
+  return { r, where };
 }
 
 /** A model of the repository, with a small kernel batch so that waves are cut into several kernel calls. */
@@ -129,9 +135,7 @@ describe('StepRunner', () => {
     const m = await model('weather');
     // The thread builds its own kernel from the weights: these it refuses; this thread's kernel is fine.
     const unbuildable: StepModel = { ...m, weights: { ...m.weights, headBias: new Float32Array(0) } };
-    const jobs: string[] = [];
-    const r = new StepRunner({ thread: true, minThreadEvents: 1, log, onJob: (where) => jobs.push(where) });
-    runners.push(r);
+    const { r, where: jobs } = tracked();
     const job = randomJob(m, 8, 6, 3);
     const got = await r.run(unbuildable, copyJob(job));
     expect(comparable(got)).toEqual(comparable(await runner(false).run(m, copyJob(job))));
@@ -153,9 +157,7 @@ describe('StepRunner', () => {
 
   it('fails the jobs of a thread that dies, starts another for the next job, and after three deaths in a row runs every job in place', async () => {
     const m = await model('weather');
-    const where: string[] = [];
-    const r = new StepRunner({ thread: true, minThreadEvents: 1, log, onJob: (w) => where.push(w), threadModule: new URL('./support/dying-step-thread.ts', import.meta.url) });
-    runners.push(r);
+    const { r, where } = tracked({ threadModule: new URL('./support/dying-step-thread.ts', import.meta.url) });
     for (let i = 0; i < 3; i++) await expect(r.run(m, randomJob(m, 20 + i, 4, 2))).rejects.toThrow(/exited with code 3/);
     const job = randomJob(m, 30, 4, 2);
     expect(comparable(await r.run(m, copyJob(job)))).toEqual(comparable(await runner(false).run(m, copyJob(job))));
@@ -165,9 +167,7 @@ describe('StepRunner', () => {
 
   it('runs jobs in place when the thread cannot start, and stops trying after three attempts', async () => {
     const m = await model('weather');
-    const where: string[] = [];
-    const r = new StepRunner({ thread: true, minThreadEvents: 1, log, onJob: (w) => where.push(w), threadModule: new URL('./support/broken-step-thread.ts', import.meta.url) });
-    runners.push(r);
+    const { r, where } = tracked({ threadModule: new URL('./support/broken-step-thread.ts', import.meta.url) });
     const job = randomJob(m, 40, 4, 2);
     const expected = comparable(await runner(false).run(m, copyJob(job)));
     for (let i = 0; i < 4; i++) expect(comparable(await r.run(m, copyJob(job)))).toEqual(expected);
