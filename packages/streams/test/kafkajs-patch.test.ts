@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 
 /**
  * The local kafkajs patch (pnpm-workspace.yaml patchedDependencies) must be
@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
  */
 const require = createRequire(import.meta.url);
 const crc32C = require('kafkajs/src/protocol/recordBatch/crc32C/crc32C.js') as (b: Buffer) => number;
+const batchCrc = require('kafkajs/src/protocol/recordBatch/crc32C/index.js') as ((b: Buffer) => number) & { native: boolean; NATIVE_MIN_BYTES: number };
 const group = require('kafkajs/src/producer/groupMessagesPerPartition.js') as (args: {
   topic: string;
   partitionMetadata: unknown[];
@@ -24,6 +25,91 @@ interface KafkaEncoder {
   buffer: Buffer;
 }
 const Encoder = require('kafkajs/src/protocol/encoder.js') as { new (size?: number): KafkaEncoder; sizeOfVarLong(v: number): number };
+
+interface KafkaEncoderObject {
+  writeInt16(v: number): KafkaEncoderObject;
+  writeInt32(v: number): KafkaEncoderObject;
+  writeString(v: string | null): KafkaEncoderObject;
+  writeArray(v: unknown[]): KafkaEncoderObject;
+  writeEncoder(v: KafkaEncoderObject): KafkaEncoderObject;
+  size(): number;
+  buffer: Buffer;
+}
+const EncoderClass = Encoder as unknown as new () => KafkaEncoderObject;
+interface Message {
+  key?: string | Buffer | null;
+  value: string | Buffer | null;
+  headers?: Record<string, string | Buffer | (string | Buffer)[]> | undefined;
+  timestamp?: string;
+}
+interface TopicData {
+  topic: string;
+  partitions: { partition: number; firstSequence?: number; messages: Message[] }[];
+}
+const produceV3 = require('kafkajs/src/protocol/requests/produce/v3/request.js') as (args: {
+  acks: number;
+  timeout: number;
+  transactionalId?: string | null;
+  producerId?: unknown;
+  producerEpoch?: number;
+  compression?: number;
+  topicData: TopicData[];
+}) => { encode(): Promise<KafkaEncoderObject> };
+const Record = require('kafkajs/src/protocol/recordBatch/record/v0/index.js') as (args: object) => KafkaEncoderObject;
+const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0/index.js') as { RecordBatch: (args: object) => Promise<KafkaEncoderObject> };
+const createRequest = require('kafkajs/src/protocol/request.js') as (args: {
+  correlationId: number;
+  clientId: string | null;
+  request: { apiKey: number; apiVersion: number; encode(): Promise<KafkaEncoderObject> };
+}) => Promise<KafkaEncoderObject>;
+const Long = require('kafkajs/src/utils/long.js') as { fromInt(v: number): unknown; fromString(v: string): unknown };
+interface KafkaDecoder {
+  offset: number;
+  readVarLongNumber(): number | { value: bigint };
+  readVarLong(): { value: bigint };
+  readInt8(): number;
+}
+const Decoder = require('kafkajs/src/protocol/decoder.js') as new (buffer: Buffer) => KafkaDecoder;
+const decodeRecordBatch = require('kafkajs/src/protocol/recordBatch/v0/decoder.js') as (d: KafkaDecoder) => Promise<{ records: { offset: string; timestamp: string; value: Buffer }[] }>;
+const Batch = require('kafkajs/src/consumer/batch.js') as new (
+  topic: string,
+  fetchedOffset: string | number,
+  data: { partition: number; highWatermark: string; messages: { offset: string; isControlRecord: boolean }[]; abortedTransactions: unknown[] },
+) => { messagesWithinOffset: { offset: string }[] };
+
+/**
+ * The produce request as kafkajs 2.2.4 composes it without the patch (its
+ * produce/v3 request.js, partition and topic encoders): a Record encoder per
+ * message, RecordBatch over them, each level copied into the next. Record and
+ * RecordBatch are kafkajs's own, untouched by the patch.
+ */
+async function unpatchedProduce(args: { acks: number; timeout: number; transactionalId: string | null; producerId: unknown; producerEpoch: number; topicData: TopicData[] }): Promise<Buffer> {
+  const topics: KafkaEncoderObject[] = [];
+  for (const { topic, partitions } of args.topicData) {
+    const encodedPartitions: KafkaEncoderObject[] = [];
+    for (const { partition, messages, firstSequence } of partitions) {
+      const dateNow = Date.now();
+      const stamps = messages.map((m) => m.timestamp).filter((t) => t != null).sort();
+      const timestamps = stamps.length === 0 ? [dateNow] : stamps;
+      const firstTimestamp = timestamps[0]!;
+      const records = messages.map((message, i) => Record({ ...message, offsetDelta: i, timestampDelta: Number(message.timestamp || dateNow) - Number(firstTimestamp) }));
+      const batch = await RecordBatch({
+        compression: 0,
+        records,
+        firstTimestamp,
+        maxTimestamp: timestamps[timestamps.length - 1],
+        producerId: args.producerId,
+        producerEpoch: args.producerEpoch,
+        firstSequence,
+        transactional: !!args.transactionalId,
+        lastOffsetDelta: records.length - 1,
+      });
+      encodedPartitions.push(new EncoderClass().writeInt32(partition).writeInt32(batch.size()).writeEncoder(batch));
+    }
+    topics.push(new EncoderClass().writeString(topic).writeArray(encodedPartitions));
+  }
+  return new EncoderClass().writeString(args.transactionalId).writeInt16(args.acks).writeInt32(args.timeout).writeArray(topics).buffer;
+}
 
 /** Unsigned LEB128 of a non-negative bigint: Kafka's varint encoding, from its definition. */
 function leb128(z: bigint): number[] {
@@ -50,10 +136,15 @@ function crc32cBitwise(buf: Buffer): number {
 }
 
 describe('the kafkajs patch', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
   it('is applied', () => {
     expect(crc32C.toString()).toContain('slicing-by-8');
     expect(group.toString()).toContain('streamcell patch');
     expect(new Encoder().writeUVarInt.toString()).toContain('streamcell patch');
+    expect(typeof new Decoder(Buffer.alloc(1)).readVarLongNumber).toBe('function');
   });
 
   it('computes the standard CRC-32C at every length and alignment', () => {
@@ -61,6 +152,19 @@ describe('the kafkajs patch', () => {
     for (let n = 0; n < 300; n++) {
       const buf = randomBytes(n + 3).subarray(n % 3);
       expect(crc32C(buf)).toBe(crc32cBitwise(buf));
+    }
+  });
+
+  it('computes record-batch CRCs natively where @node-rs/crc32 loads, the same CRC at every size', () => {
+    // Prebuilt for this platform (linux x64 here, and in the Docker image):
+    // the native path must be the one that runs, not the fallback.
+    if (process.platform === 'linux' && (process.arch === 'x64' || process.arch === 'arm64')) expect(batchCrc.native).toBe(true);
+    const min = batchCrc.NATIVE_MIN_BYTES;
+    for (const n of [0, 1, 7, 8, 9, min - 1, min, min + 1, 1000, 4096 + 3, 100_000]) {
+      for (const skew of [0, 1, 3]) {
+        const buf = randomBytes(n + skew).subarray(skew);
+        expect(batchCrc(buf), `${n} bytes`).toBe(crc32cBitwise(buf));
+      }
     }
   });
 
@@ -93,5 +197,109 @@ describe('the kafkajs patch', () => {
     const e = new Encoder();
     e.writeInt32(0x01020304);
     expect([...e.buffer]).toEqual([1, 2, 3, 4]);
+  });
+
+  it('writes an uncompressed produce request into one buffer, byte for byte as kafkajs composes it', async () => {
+    vi.spyOn(Date, 'now').mockReturnValue(1_764_240_000_123);
+    const big = randomBytes(70_000);
+    const many: Message[] = Array.from({ length: 300 }, (_, i) => ({ key: `stream-${i}`, value: Buffer.from(`{"i":${i},"é":"ü"}`), headers: i % 3 === 0 ? { 'streamcell-id': `x${i}` } : undefined }));
+    const topicData: TopicData[] = [
+      {
+        topic: 'forecasts',
+        partitions: [
+          { partition: 0, messages: many.slice(0, 150) },
+          { partition: 7, firstSequence: 41, messages: many.slice(150) },
+          { partition: 3, messages: [{ key: null, value: null }, { value: 'ünïcode ✓' }, { key: Buffer.alloc(0), value: Buffer.alloc(0) }] },
+        ],
+      },
+      {
+        topic: 'events.dlq',
+        partitions: [
+          {
+            partition: 11,
+            firstSequence: 2 ** 31 - 5,
+            messages: [
+              { key: 'a', value: big, headers: { one: 'v', many: ['1', Buffer.from([0, 255]), ''], empty: '' }, timestamp: '1764240001000' },
+              { key: 'b', value: 'late', timestamp: '1764240000500' },
+              { key: 'c', value: 'no stamp' },
+            ],
+          },
+        ],
+      },
+      { topic: 'ümlaut-topic', partitions: [{ partition: 1, messages: [{ key: 'k', value: 'v', timestamp: '1' }] }] },
+    ];
+    const cases = [
+      { acks: -1, timeout: 30_000, transactionalId: null, producerId: Long.fromString('123456789012'), producerEpoch: 3 },
+      { acks: 1, timeout: 5, transactionalId: 'tx-ü', producerId: Long.fromInt(-1), producerEpoch: 0 },
+    ];
+    for (const c of cases) {
+      const request = produceV3({ ...c, compression: 0, topicData });
+      const patched = (await request.encode()).buffer;
+      expect(patched.equals(await unpatchedProduce({ ...c, topicData })), JSON.stringify(c)).toBe(true);
+      // The batches' CRC-32C is the standard one: the first batch's, by the definition.
+      const batchAt = 2 + (c.transactionalId === null ? 0 : Buffer.byteLength(c.transactionalId)) + 2 + 4 + 4 + 2 + 'forecasts'.length + 4 + 4 + 4;
+      const length = patched.readInt32BE(batchAt + 8);
+      const crcAt = batchAt + 8 + 4 + 4 + 1;
+      expect(patched.readUInt32BE(crcAt)).toBe(crc32cBitwise(patched.subarray(crcAt + 4, batchAt + 12 + length)));
+    }
+    // Compressed requests keep kafkajs's own path (not this one).
+    expect(produceV3.toString()).toContain('encodeUncompressed');
+  });
+
+  it('frames a request once: size, header, payload', async () => {
+    const payload = new EncoderClass().writeString('payload ✓').writeInt32(7);
+    for (const clientId of ['streamcell-worker', null, 'ü'.repeat(300)]) {
+      const framed = (await createRequest({ correlationId: 99, clientId, request: { apiKey: 0, apiVersion: 7, encode: () => Promise.resolve(payload) } })).buffer;
+      const inner = new EncoderClass().writeInt16(0).writeInt16(7).writeInt32(99).writeString(clientId).writeEncoder(payload);
+      expect(framed.equals(new EncoderClass().writeInt32(inner.size()).writeEncoder(inner).buffer)).toBe(true);
+    }
+  });
+
+  it('reads varlongs as plain numbers only where exact, the same values as readVarLong', () => {
+    const values: bigint[] = [0n, 1n, -1n, 63n, 64n, -64n, -65n, 2n ** 48n - 1n, -(2n ** 48n), 2n ** 48n, -(2n ** 48n) - 1n, 2n ** 53n, 2n ** 62n, -(2n ** 63n), 2n ** 63n - 1n];
+    let seed = 11;
+    for (let i = 0; i < 3000; i++) {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      values.push(BigInt(Math.round((seed / 2 ** 32 - 0.5) * 2 ** (seed % 60))));
+    }
+    for (const v of values) {
+      const bytes = Buffer.from([...leb128(zigzag(v, 64n)), 0x2a]);
+      const fast = new Decoder(bytes);
+      const n = fast.readVarLongNumber();
+      const slow = new Decoder(bytes);
+      const long = slow.readVarLong();
+      expect(typeof n === 'number' ? BigInt(n) : n.value, `varlong ${v}`).toBe(long.value);
+      expect(long.value).toBe(v);
+      // Numbers only where exact (7 bytes or fewer); both leave the decoder after the varlong.
+      expect(typeof n === 'number').toBe(bytes.length - 1 <= 7);
+      expect(fast.offset).toBe(slow.offset);
+      expect(fast.readInt8()).toBe(0x2a);
+    }
+  });
+
+  it('decodes record offsets and timestamps exactly, past 2^53 too', async () => {
+    const cases: [bigint, bigint, bigint[]][] = [
+      [0n, 1_764_240_000_000n, [0n, 1n, -1n, 5000n, -(2n ** 40n)]],
+      [2n ** 53n - 3n, 2n ** 53n - 2n, [0n, 1n, 2n, 3n, 2n ** 47n]],
+      [2n ** 62n + 12345n, -(2n ** 50n), [0n, -(2n ** 49n), 2n ** 60n, 7n]],
+      [987_654_321n, 0n, [2n ** 48n, -(2n ** 48n), 2n ** 49n]],
+    ];
+    for (const [firstOffset, firstTimestamp, deltas] of cases) {
+      const records = deltas.map((d, i) => Record({ offsetDelta: i, timestampDelta: Long.fromString(String(d)), key: `k${i}`, value: `v${i}` }));
+      const batch = await RecordBatch({ firstOffset: Long.fromString(String(firstOffset)), firstTimestamp: Long.fromString(String(firstTimestamp)), maxTimestamp: Long.fromString(String(firstTimestamp)), records, lastOffsetDelta: records.length - 1 });
+      const decoded = await decodeRecordBatch(new Decoder(batch.buffer));
+      expect(decoded.records.map((r) => [r.offset, r.timestamp, String(r.value)])).toEqual(
+        deltas.map((d, i) => [String(firstOffset + BigInt(i)), String(firstTimestamp + d), `v${i}`]),
+      );
+    }
+  });
+
+  it('keeps the messages at or past the fetched offset, compared exactly', () => {
+    const offsets = ['0', '1', '9', '10', '99', '100', '9007199254740991', '9007199254740992', '9007199254740993', '18014398509481984', '123456789012345', '1234567890123456'];
+    for (const fetched of [...offsets, 10, 9007199254740991]) {
+      const messages = offsets.map((offset) => ({ offset, isControlRecord: false }));
+      const batch = new Batch('t', fetched, { partition: 0, highWatermark: '2', messages, abortedTransactions: [] });
+      expect(batch.messagesWithinOffset.map((m) => m.offset), `fetched ${fetched}`).toEqual(offsets.filter((o) => BigInt(o) >= BigInt(fetched)));
+    }
   });
 });
