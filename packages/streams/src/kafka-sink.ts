@@ -245,12 +245,37 @@ function estimateBytes(m: OutboundMessage): number {
   let n = RECORD_OVERHEAD + byteLength(m.key) + byteLength(m.value);
   const headers = m.headers;
   if (headers !== undefined) {
-    for (const k in headers) n += HEADER_OVERHEAD + Buffer.byteLength(k) + Buffer.byteLength(headers[k]!);
+    for (const k in headers) n += HEADER_OVERHEAD + utf8Length(k) + utf8Length(headers[k]!);
   }
   return n;
 }
 
 function byteLength(v: Buffer | string | null): number {
   if (v === null) return 0;
-  return typeof v === 'string' ? Buffer.byteLength(v) : v.length;
+  return typeof v === 'string' ? utf8Length(v) : v.length;
+}
+
+/** Strings up to this many UTF-16 units are measured here; longer ones by Buffer.byteLength. */
+const SHORT_STRING = 64;
+
+/**
+ * UTF-8 bytes of a string, as Buffer.byteLength counts them (a lone surrogate
+ * is 3 bytes, its replacement character's). Short strings (keys, header
+ * values: three per forecast) are counted in JavaScript, which costs less
+ * than the call into the runtime.
+ */
+export function utf8Length(s: string): number {
+  if (s.length > SHORT_STRING) return Buffer.byteLength(s, 'utf8');
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      // A surrogate pair: 4 bytes for its 2 units.
+      n += 2;
+      i += 1;
+    } else n += 2;
+  }
+  return n;
 }

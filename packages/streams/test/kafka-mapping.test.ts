@@ -2,7 +2,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { isStreamcellError } from '@streamcell/protocol';
 import { checkBrokers } from '../src/kafka-client.ts';
-import { chunkRecords } from '../src/kafka-sink.ts';
+import { chunkRecords, utf8Length } from '../src/kafka-sink.ts';
 import { toInboundBatch } from '../src/kafka-source.ts';
 
 /** kafkajs' two message shapes: record batches carry headers, legacy message sets carry a size instead. */
@@ -54,5 +54,23 @@ describe('KafkaSink chunking', () => {
     expect(chunkRecords(records, 1_000_000)).toHaveLength(1);
     // A message above the budget travels alone rather than being dropped.
     expect(chunkRecords([{ topic: 'a', messages: [{ key: null, value: 'x'.repeat(50) }, { key: null, value: 'y' }] }], 10).map((c) => c[0]!.messages.length)).toEqual([1, 1]);
+  });
+});
+
+describe('utf8Length', () => {
+  it('counts UTF-8 bytes as Buffer.byteLength does, surrogates (paired and lone) included', () => {
+    const pieces = ['a', 'é', '€', '😀', '\ud800', '\udc00', '\u0000', '\u007f', '\u0080', '\u07ff', '\u0800', '\uffff', 'stream-42'];
+    let seed = 3;
+    for (let i = 0; i < 5000; i++) {
+      let s = '';
+      const parts = i % 40;
+      for (let k = 0; k < parts; k++) {
+        seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+        s += pieces[seed % pieces.length];
+      }
+      expect(utf8Length(s), JSON.stringify(s)).toBe(Buffer.byteLength(s, 'utf8'));
+    }
+    expect(utf8Length('')).toBe(0);
+    expect(utf8Length('😀'.repeat(100))).toBe(400);
   });
 });

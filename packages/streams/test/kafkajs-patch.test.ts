@@ -222,6 +222,9 @@ describe('the kafkajs patch', () => {
               { key: 'a', value: big, headers: { one: 'v', many: ['1', Buffer.from([0, 255]), ''], empty: '' }, timestamp: '1764240001000' },
               { key: 'b', value: 'late', timestamp: '1764240000500' },
               { key: 'c', value: 'no stamp' },
+              // Record bodies of 63, 64, 8191, 8192 and 500 bytes (lengths of 1, 2 and 3 varint bytes): 8 or 9 bytes
+              // besides the value (attributes, a 2-byte timestamp delta, offset delta, key, the value's length, no headers).
+              ...[55, 56, 8182, 8183, 491].map((n) => ({ key: 'm', value: Buffer.alloc(n, 7) })),
             ],
           },
         ],
