@@ -40,7 +40,7 @@ interface Message {
   key?: string | Buffer | null;
   value: string | Buffer | null;
   headers?: Record<string, string | Buffer | (string | Buffer)[]> | undefined;
-  timestamp?: string;
+  timestamp?: string | number;
 }
 interface TopicData {
   topic: string;
@@ -83,7 +83,17 @@ const Batch = require('kafkajs/src/consumer/batch.js') as new (
  * message, RecordBatch over them, each level copied into the next. Record and
  * RecordBatch are kafkajs's own, untouched by the patch.
  */
-async function unpatchedProduce(args: { acks: number; timeout: number; transactionalId: string | null; producerId: unknown; producerEpoch: number; topicData: TopicData[] }): Promise<Buffer> {
+async function unpatchedProduce(args: {
+  acks: number;
+  timeout: number;
+  transactionalId?: string | null;
+  producerId?: unknown;
+  producerEpoch?: number;
+  compression: number;
+  topicData: TopicData[];
+}): Promise<Buffer> {
+  // The request's own defaults.
+  const { transactionalId = null, producerId = Long.fromInt(-1), producerEpoch = 0 } = args;
   const topics: KafkaEncoderObject[] = [];
   for (const { topic, partitions } of args.topicData) {
     const encodedPartitions: KafkaEncoderObject[] = [];
@@ -94,21 +104,21 @@ async function unpatchedProduce(args: { acks: number; timeout: number; transacti
       const firstTimestamp = timestamps[0]!;
       const records = messages.map((message, i) => Record({ ...message, offsetDelta: i, timestampDelta: Number(message.timestamp || dateNow) - Number(firstTimestamp) }));
       const batch = await RecordBatch({
-        compression: 0,
+        compression: args.compression,
         records,
         firstTimestamp,
         maxTimestamp: timestamps[timestamps.length - 1],
-        producerId: args.producerId,
-        producerEpoch: args.producerEpoch,
+        producerId,
+        producerEpoch,
         firstSequence,
-        transactional: !!args.transactionalId,
+        transactional: !!transactionalId,
         lastOffsetDelta: records.length - 1,
       });
       encodedPartitions.push(new EncoderClass().writeInt32(partition).writeInt32(batch.size()).writeEncoder(batch));
     }
     topics.push(new EncoderClass().writeString(topic).writeArray(encodedPartitions));
   }
-  return new EncoderClass().writeString(args.transactionalId).writeInt16(args.acks).writeInt32(args.timeout).writeArray(topics).buffer;
+  return new EncoderClass().writeString(transactionalId).writeInt16(args.acks).writeInt32(args.timeout).writeArray(topics).buffer;
 }
 
 /** Unsigned LEB128 of a non-negative bigint: Kafka's varint encoding, from its definition. */
@@ -193,6 +203,18 @@ describe('the kafkajs patch', () => {
     }
   });
 
+  it('writes strings with their varint UTF-8 length, short ASCII ones included', () => {
+    const e = Encoder as unknown as new () => { writeVarIntString(v: unknown): { buffer: Buffer }; writeVarIntBytes(v: unknown): { buffer: Buffer } };
+    const strings = ['', 'a', 'stream-42', 'x'.repeat(64), 'x'.repeat(65), 'y'.repeat(300), 'é', `${'a'.repeat(63)}é`, 'ümlaut', '😀', '\ud800', `${'b'.repeat(20)}\u007f`, `${'b'.repeat(20)}\u0080`];
+    for (const v of strings) {
+      const expected = Buffer.from([...leb128(zigzag(BigInt(Buffer.byteLength(v)), 32n)), ...Buffer.from(v, 'utf8')]);
+      expect(new e().writeVarIntString(v).buffer.equals(expected), JSON.stringify(v)).toBe(true);
+      expect(new e().writeVarIntBytes(v).buffer.equals(expected), JSON.stringify(v)).toBe(true);
+    }
+    expect([...new e().writeVarIntBytes(12345).buffer]).toEqual([10, ...Buffer.from('12345')]);
+    expect(() => new e().writeVarIntString(12345)).toThrow(TypeError);
+  });
+
   it('encodes only the bytes written', () => {
     const e = new Encoder();
     e.writeInt32(0x01020304);
@@ -202,6 +224,10 @@ describe('the kafkajs patch', () => {
   it('writes an uncompressed produce request into one buffer, byte for byte as kafkajs composes it', async () => {
     vi.spyOn(Date, 'now').mockReturnValue(1_764_240_000_123);
     const big = randomBytes(70_000);
+    const holey: string[] = ['1'];
+    holey[3] = 'four';
+    const manyHeaders = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`header-${i}`, 'v'.repeat(i)]));
+    const inherited = Object.assign(Object.create({ key: 'inherited', headers: { h: 'inherited' } }) as Message, { value: 'own value' });
     const many: Message[] = Array.from({ length: 300 }, (_, i) => ({ key: `stream-${i}`, value: Buffer.from(`{"i":${i},"é":"ü"}`), headers: i % 3 === 0 ? { 'streamcell-id': `x${i}` } : undefined }));
     const topicData: TopicData[] = [
       {
@@ -230,23 +256,60 @@ describe('the kafkajs patch', () => {
         ],
       },
       { topic: 'ümlaut-topic', partitions: [{ partition: 1, messages: [{ key: 'k', value: 'v', timestamp: '1' }] }] },
+      {
+        topic: 'odd-inputs',
+        partitions: [
+          // Numeric timestamps, 0 among them (falsy: the record takes Date.now()).
+          { partition: 0, messages: [{ value: 'a', timestamp: 1_764_240_000_999 }, { value: 'b', timestamp: 0 }, { value: 'c', timestamp: '0' }, { value: 'd' }] },
+          { partition: 5, messages: [] },
+          // Header arrays with holes (flatMap skips them), many headers, a key inherited
+          // rather than own (a spread drops it), a 1 MiB value (a 4-byte record length).
+          { partition: 9, messages: [{ key: 'h', value: 'holes', headers: { arr: holey } }, { key: 'many', value: 'x', headers: manyHeaders }, inherited, { key: 'big', value: randomBytes(1 << 20) }] },
+        ],
+      },
     ];
-    const cases = [
+    const cases: { acks: number; timeout: number; transactionalId?: string | null; producerId?: unknown; producerEpoch?: number }[] = [
       { acks: -1, timeout: 30_000, transactionalId: null, producerId: Long.fromString('123456789012'), producerEpoch: 3 },
       { acks: 1, timeout: 5, transactionalId: 'tx-ü', producerId: Long.fromInt(-1), producerEpoch: 0 },
+      { acks: -1, timeout: 100 },
     ];
     for (const c of cases) {
-      const request = produceV3({ ...c, compression: 0, topicData });
-      const patched = (await request.encode()).buffer;
-      expect(patched.equals(await unpatchedProduce({ ...c, topicData })), JSON.stringify(c)).toBe(true);
+      // Compressed requests (GZIP, 1) keep kafkajs's own path: the same bytes too.
+      for (const compression of [0, 1]) {
+        const request = produceV3({ ...c, compression, topicData });
+        const encoded = (await request.encode()).buffer;
+        expect(encoded.equals(await unpatchedProduce({ ...c, compression, topicData })), `${JSON.stringify(c)}, compression ${compression}`).toBe(true);
+      }
+      const patched = (await produceV3({ ...c, compression: 0, topicData }).encode()).buffer;
       // The batches' CRC-32C is the standard one: the first batch's, by the definition.
-      const batchAt = 2 + (c.transactionalId === null ? 0 : Buffer.byteLength(c.transactionalId)) + 2 + 4 + 4 + 2 + 'forecasts'.length + 4 + 4 + 4;
+      const batchAt = 2 + (c.transactionalId == null ? 0 : Buffer.byteLength(c.transactionalId)) + 2 + 4 + 4 + 2 + 'forecasts'.length + 4 + 4 + 4;
       const length = patched.readInt32BE(batchAt + 8);
       const crcAt = batchAt + 8 + 4 + 4 + 1;
       expect(patched.readUInt32BE(crcAt)).toBe(crc32cBitwise(patched.subarray(crcAt + 4, batchAt + 12 + length)));
     }
-    // Compressed requests keep kafkajs's own path (not this one).
-    expect(produceV3.toString()).toContain('encodeUncompressed');
+  });
+
+  it('writes a record into a growing buffer the same as the unpatched record encoder', () => {
+    const writeInto = (Record as unknown as { writeInto: (e: KafkaEncoderObject, offsetDelta: number, timestampDelta: unknown, key: unknown, value: unknown, headers?: unknown) => KafkaEncoderObject }).writeInto;
+    const records: { offsetDelta: number; timestampDelta: unknown; key: unknown; value: unknown; headers?: Record<string, unknown> }[] = [];
+    // Bodies around every length-size boundary (1, 2, 3 and 4 varint bytes), with and without headers.
+    for (const n of [0, 50, 55, 56, 57, 8180, 8182, 8183, 8184, (1 << 20) - 16, (1 << 20) + 16]) {
+      records.push({ offsetDelta: 3, timestampDelta: -377, key: 'k', value: Buffer.alloc(n, 1) });
+      records.push({ offsetDelta: 70_000, timestampDelta: Long.fromString('-9007199254740993'), key: null, value: 'é'.repeat(n >> 1), headers: { a: 'b', c: ['d', Buffer.from('e')] } });
+    }
+    // Bodies ending at every offset around a buffer size (the last header's value is written
+    // after an exact-size growth): moving a body one byte on must first make room for it.
+    for (let k = 0; k < 64; k++) records.push({ offsetDelta: 0, timestampDelta: 0, key: 'k', value: Buffer.alloc(16_300, 2), headers: { h: 'x'.repeat(k) } });
+    for (const r of records) {
+      const expected = Record(r).buffer;
+      for (const prefix of [0, 1, 5, 13]) {
+        const encoder = new EncoderClass();
+        for (let i = 0; i < prefix; i++) encoder.writeInt16(i);
+        // The encoder starts at 512 bytes: most of these records make it grow while written.
+        const bytes = writeInto(encoder, r.offsetDelta, r.timestampDelta, r.key, r.value, r.headers).buffer;
+        expect(bytes.subarray(prefix * 2).equals(expected), `${String(r.key)} ${expected.length} bytes, prefix ${prefix * 2}`).toBe(true);
+      }
+    }
   });
 
   it('frames a request once: size, header, payload', async () => {
