@@ -414,13 +414,13 @@ try {
   const metric = (re: RegExp): number => metricIn(text, re);
   // prom-client's event-loop delay histogram restarts at every scrape: its max is the window's.
   const before = await (atWarmupEnd ?? Promise.resolve(''));
-  const gcDiff = (re: RegExp): number => metricIn(text, re) - metricIn(before, re);
+  const windowDiff = (re: RegExp): number => metricIn(text, re) - metricIn(before, re);
   const loopMaxMs = metric(/^streamcell_worker_nodejs_eventloop_lag_max_seconds (\S+)$/gm) * 1000;
-  const gcMs = gcDiff(/^streamcell_worker_nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)$/gm) * 1000;
-  const gcCount = gcDiff(/^streamcell_worker_nodejs_gc_duration_seconds_count\{[^}]*\} (\S+)$/gm);
-  const windowBatches = gcDiff(/^streamcell_batch_size_events_count (\S+)$/gm);
-  const windowBatchEvents = gcDiff(/^streamcell_batch_size_events_sum (\S+)$/gm);
-  const gcOver10 = gcCount - gcDiff(/^streamcell_worker_nodejs_gc_duration_seconds_bucket\{le="0\.01",[^}]*\} (\S+)$/gm);
+  const gcMs = windowDiff(/^streamcell_worker_nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)$/gm) * 1000;
+  const gcCount = windowDiff(/^streamcell_worker_nodejs_gc_duration_seconds_count\{[^}]*\} (\S+)$/gm);
+  const windowBatches = windowDiff(/^streamcell_batch_size_events_count (\S+)$/gm);
+  const windowBatchEvents = windowDiff(/^streamcell_batch_size_events_sum (\S+)$/gm);
+  const gcOver10 = gcCount - windowDiff(/^streamcell_worker_nodejs_gc_duration_seconds_bucket\{le="0\.01",[^}]*\} (\S+)$/gm);
 
   // 3b. The pass-through alone, from the end of the events topic.
   await stopChild(children.pop()!);
@@ -438,11 +438,15 @@ try {
 
   const batches = metric(/^streamcell_batch_size_events_count (\S+)$/gm);
   const batchEvents = metric(/^streamcell_batch_size_events_sum (\S+)$/gm);
-  const meanMs = (name: string, labels: string): string => {
-    const sum = metric(new RegExp(`^${name}_sum${labels} (\\S+)$`, 'gm'));
-    const count = metric(new RegExp(`^${name}_count${labels} (\\S+)$`, 'gm'));
+  // Mean milliseconds of a histogram over the whole run, or (window) over the measured window at the rate.
+  const meanMs = (name: string, labels: string, window = false): string => {
+    const of = window ? windowDiff : metric;
+    const sum = of(new RegExp(`^${name}_sum${labels} (\\S+)$`, 'gm'));
+    const count = of(new RegExp(`^${name}_count${labels} (\\S+)$`, 'gm'));
     return count > 0 ? ((sum / count) * 1000).toFixed(2) : '-';
   };
+  const batchMeans = (window: boolean): string =>
+    [meanMs('streamcell_redis_round_trip_seconds', '\\{op="load"\\}', window), meanMs('streamcell_redis_round_trip_seconds', '\\{op="save"\\}', window), meanMs('streamcell_step_seconds', '\\{model="bench"\\}', window)].join(' / ');
   const trips = metric(/^streamcell_redis_round_trip_seconds_count\{op="(?:load|save)"\} (\S+)$/gm);
   const stored = (await redis.getBuffer(`${ns}:state:bench:s1`))!.length;
   const memoryUsage = Number(await redis.call('MEMORY', 'USAGE', `${ns}:state:bench:s1`));
@@ -475,7 +479,7 @@ try {
     ['Redis round trips per batch (target 2)', String(result.redis_round_trips_per_batch)],
     ['mean events per partition batch: whole run / measured window at the rate', `${(batchEvents / batches).toFixed(1)} / ${(windowBatchEvents / windowBatches).toFixed(1)} (about ${(windowBatches / RATE_SECONDS).toFixed(0)} batches/s)`],
     ['partitions consumed concurrently', args.concurrency],
-    ['mean ms per batch: Redis load / save / kernel', `${meanMs('streamcell_redis_round_trip_seconds', '\\{op="load"\\}')} / ${meanMs('streamcell_redis_round_trip_seconds', '\\{op="save"\\}')} / ${meanMs('streamcell_step_seconds', '\\{model="bench"\\}')}`],
+    ['mean ms per batch, Redis load / save / kernel: whole run; measured window at the rate', `${batchMeans(false)}; ${batchMeans(true)}`],
     ['state value bytes per stream', `${stored} (budget ${budget})`],
     ['Redis MEMORY USAGE per stream key', `${memoryUsage} bytes`],
   ];
