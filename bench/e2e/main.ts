@@ -31,6 +31,8 @@
  *   4. Redis round trips per batch (from the worker's metrics) and the
  *      stored bytes per stream (Redis MEMORY USAGE) beside the budget.
  * Starts deploy/local services when KAFKA_BROKERS/REDIS_URL are unset.
+ * The worker's client settings in the environment (KAFKA_CONSUMERS,
+ * KAFKA_FETCH_MIN_BYTES, KAFKA_FETCH_MAX_WAIT_MS) reach the pass-through too.
  * Prints a table; the last line is JSON.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
@@ -479,6 +481,7 @@ try {
     ['Redis round trips per batch (target 2)', String(result.redis_round_trips_per_batch)],
     ['mean events per partition batch: whole run / measured window at the rate', `${(batchEvents / batches).toFixed(1)} / ${(windowBatchEvents / windowBatches).toFixed(1)} (about ${(windowBatches / RATE_SECONDS).toFixed(0)} batches/s)`],
     ['partitions consumed concurrently', args.concurrency],
+    ['Kafka consumers per process, worker and pass-through (KAFKA_CONSUMERS)', process.env.KAFKA_CONSUMERS ?? '1'],
     ['mean ms per batch, Redis load / save / kernel: whole run; measured window at the rate', `${batchMeans(false)}; ${batchMeans(true)}`],
     ['state value bytes per stream', `${stored} (budget ${budget})`],
     ['Redis MEMORY USAGE per stream key', `${memoryUsage} bytes`],

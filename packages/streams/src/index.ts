@@ -14,6 +14,7 @@ export { SendWithdrawnError } from './types.ts';
 export { KafkaSource } from './kafka-source.ts';
 export type { KafkaSourceOptions } from './kafka-source.ts';
 export { KafkaSink } from './kafka-sink.ts';
+export { SourceSet } from './source-set.ts';
 export type { KafkaSinkOptions } from './kafka-sink.ts';
 export { ensureTopics, missingTopics } from './topics.ts';
 export type { EnsureTopicsOptions, EnsureTopicsResult, TopicSpec } from './topics.ts';

@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import { StreamcellError } from '@streamcell/protocol';
 import { MemoryStateStore, RedisStateStore, type StateStore } from '@streamcell/state';
-import { KafkaSink, KafkaSource, MemoryLog, ensureTopics, type Sink, type Source } from '@streamcell/streams';
+import { KafkaSink, KafkaSource, MemoryLog, SourceSet, ensureTopics, type Sink, type Source } from '@streamcell/streams';
 import { createWorkerMetrics, type Logger, type WorkerMetrics } from '@streamcell/telemetry';
 import { DEAD_LETTER_CODES, deadLetterTopic } from '@streamcell/protocol';
 import type { WorkerConfig } from './config.ts';
@@ -53,9 +53,11 @@ export async function buildWorker(config: WorkerConfig, log: Logger, onFatal: (e
       const result = await ensureTopics({ brokers: config.kafkaBrokers, clientId, logger: streamsLog }, workerTopics(config));
       if (result.created.length > 0) log.info({ topics: result.created }, 'created topics');
     }
-    source = new KafkaSource({
-      brokers: config.kafkaBrokers,
-      clientId,
+    // KAFKA_CONSUMERS consumers of one group, each with a client id of its own when there are several.
+    const brokers = config.kafkaBrokers;
+    const consumer = (i: number): KafkaSource => new KafkaSource({
+      brokers,
+      clientId: config.kafkaConsumers === 1 ? clientId : `${clientId}-${i + 1}`,
       groupId: config.consumerGroup,
       topics: config.eventsTopics,
       fromBeginning: true,
@@ -71,6 +73,8 @@ export async function buildWorker(config: WorkerConfig, log: Logger, onFatal: (e
         if (!restarting) void built.worker.fail(error).then(() => onFatal(error));
       },
     });
+    const consumers = Array.from({ length: config.kafkaConsumers }, (_, i) => consumer(i));
+    source = consumers.length === 1 ? consumers[0]! : new SourceSet(consumers);
     sink = new KafkaSink({ brokers: config.kafkaBrokers, clientId, logger: streamsLog });
     // A command timeout turns a Redis that hangs into an error: the batch is
     // then given back uncommitted instead of waiting forever.

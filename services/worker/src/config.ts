@@ -33,6 +33,7 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: 'MODEL_POLL_MS', required: false, default: '5000', description: 'How often MODELS_DIR is scanned for new versions.' },
   { name: 'KAFKA_FETCH_MIN_BYTES', required: false, default: '1', description: 'Least data a fetch waits for on the broker (bytes, at most 1048576), up to KAFKA_FETCH_MAX_WAIT_MS. 1 answers as soon as any event is there.' },
   { name: 'KAFKA_FETCH_MAX_WAIT_MS', required: false, default: '1000', description: 'Longest a fetch waits on the broker for KAFKA_FETCH_MIN_BYTES of data (at most 10000, below KAFKA_SESSION_TIMEOUT_MS and DRAIN_TIMEOUT_MS: no heartbeat goes out during a fetch, and a drain waits for it).' },
+  { name: 'KAFKA_CONSUMERS', required: false, default: '1', description: 'Kafka consumers in this worker process, each a member of the consumer group with its own share of the partitions and its own fetches; the pipeline, the Redis client, the producer and the step thread are shared. kafkajs fetches again only when every batch of its last fetch is done: with 2, one consumer fetches while the other\'s batches run, so a worker draining a backlog waits less (docs/benchmarks.md). Each consumer is one more group member and one more connection to the broker.' },
   { name: 'PARTITIONS_CONSUMED_CONCURRENTLY', required: false, default: '12', description: 'Partition batches one worker handles at once; their Redis and Kafka round trips overlap and their sends share produce requests (order within a partition is kept). kafkajs fetches again only when every batch of the last fetch is done, so this is best at least the partitions one worker holds.' },
   { name: 'METRICS_PORT', required: false, default: '9464', description: 'Port of `/metrics`, `/healthz` and `/readyz` (0: any free port).' },
   { name: 'METRICS_HOST', required: false, default: '0.0.0.0', description: 'Address the metrics server binds.' },
@@ -66,6 +67,7 @@ export interface WorkerConfig {
   readonly stepThreadMinEvents: number;
   readonly modelPollMs: number;
   readonly partitionsConsumedConcurrently: number;
+  readonly kafkaConsumers: number;
   readonly fetchMinBytes: number;
   readonly fetchMaxWaitMs: number;
   readonly metricsPort: number;
@@ -128,6 +130,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): W
     stepThreadMinEvents: s.int('STEP_THREAD_MIN_EVENTS', 1, 1_000_000),
     modelPollMs: s.int('MODEL_POLL_MS', 100, 3_600_000),
     partitionsConsumedConcurrently: s.int('PARTITIONS_CONSUMED_CONCURRENTLY', 1, 1024),
+    kafkaConsumers: s.int('KAFKA_CONSUMERS', 1, 16),
     fetchMinBytes: s.int('KAFKA_FETCH_MIN_BYTES', 1, 1024 * 1024),
     fetchMaxWaitMs,
     metricsPort: s.int('METRICS_PORT', 0, 65_535),

@@ -4,7 +4,8 @@
  * forecasts topic, are exactly (the same float32 values, written the same way) what `streamcell predict`
  * prints for its sequence, in order and once each; and the state the worker
  * left in Redis holds exactly predict --state's final h and c. The worker
- * runs every batch's steps in its step thread here.
+ * runs every batch's steps in its step thread here, and consumes with two
+ * Kafka consumers (KAFKA_CONSUMERS=2), each with half the partitions.
  */
 import { describe, expect, it } from 'vitest';
 import type { ForecastMessage } from '@streamcell/protocol';
@@ -28,7 +29,7 @@ describe('worker: online forecasts and state equal streamcell predict', () => {
 
     const plans = planStreams('station', STREAMS, EVENTS_PER_STREAM);
     // Every batch's steps in the step thread, however small (the events arrive paced, in batches of a few).
-    const worker = await WorkerProcess.start('worker-1', workerEnv(wiring, { STEP_THREAD_MIN_EVENTS: '1' }), dir);
+    const worker = await WorkerProcess.start('worker-1', workerEnv(wiring, { STEP_THREAD_MIN_EVENTS: '1', KAFKA_CONSUMERS: '2' }), dir);
     workers.push(worker);
 
     const producer = await connectProducer(env.kafka);
@@ -43,6 +44,9 @@ describe('worker: online forecasts and state equal streamcell predict', () => {
         if (worker.exit !== null) throw new Error(`worker exited early (${JSON.stringify(worker.exit)}); see ${worker.logPath}`);
       },
     });
+    // The one process is two members of the group, with three partitions each.
+    const [described] = (await env.admin.describeGroups([group])).groups;
+    expect(described?.members.map((m) => m.clientId).sort()).toEqual([expect.stringMatching(/-1$/), expect.stringMatching(/-2$/)]);
     const metrics = await (await fetch(`http://127.0.0.1:${worker.metricsPort}/metrics`)).text();
     const jobs = (thread: string): number => Number(new RegExp(`^streamcell_step_jobs_total\\{thread="${thread}"\\} (\\S+)$`, 'm').exec(metrics)?.[1] ?? 0);
     expect(jobs('step')).toBeGreaterThan(0);
