@@ -28,8 +28,10 @@
  *      the first time it sees it, which on 2 cores would otherwise land in
  *      the first phase measured and not in the second. A broker in service
  *      has long done that.
- *   4. Redis round trips per batch (from the worker's metrics) and the
- *      stored bytes per stream (Redis MEMORY USAGE) beside the budget.
+ *   4. Redis round trips per partition batch and per group of batches
+ *      handled together (from the worker's metrics; the JSON's figure is
+ *      per partition batch) and the stored bytes per stream (Redis MEMORY
+ *      USAGE) beside the budget.
  * Starts deploy/local services when KAFKA_BROKERS/REDIS_URL are unset.
  * The worker's client settings in the environment (KAFKA_CONSUMERS,
  * KAFKA_FETCH_MIN_BYTES, KAFKA_FETCH_MAX_WAIT_MS) reach the pass-through too.
@@ -421,6 +423,7 @@ try {
   const gcMs = windowDiff(/^streamcell_worker_nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)$/gm) * 1000;
   const gcCount = windowDiff(/^streamcell_worker_nodejs_gc_duration_seconds_count\{[^}]*\} (\S+)$/gm);
   const windowBatches = windowDiff(/^streamcell_batch_size_events_count (\S+)$/gm);
+  const windowGroups = windowDiff(/^streamcell_batch_group_batches_count (\S+)$/gm);
   const windowBatchEvents = windowDiff(/^streamcell_batch_size_events_sum (\S+)$/gm);
   const gcOver10 = gcCount - windowDiff(/^streamcell_worker_nodejs_gc_duration_seconds_bucket\{le="0\.01",[^}]*\} (\S+)$/gm);
 
@@ -440,6 +443,7 @@ try {
 
   const batches = metric(/^streamcell_batch_size_events_count (\S+)$/gm);
   const batchEvents = metric(/^streamcell_batch_size_events_sum (\S+)$/gm);
+  const groups = metric(/^streamcell_batch_group_batches_count (\S+)$/gm);
   // Mean milliseconds of a histogram over the whole run, or (window) over the measured window at the rate.
   const meanMs = (name: string, labels: string, window = false): string => {
     const of = window ? windowDiff : metric;
@@ -478,7 +482,8 @@ try {
     ['forecasts received in the measured window (distinct events)', `${workerLatency.received} of ${workerLatency.sent}`],
     [`latency p50 / p99 in the ${WARMUP_SECONDS} s warm-up (ms, not in the JSON)`, `${pctOf(warmup, 50)} / ${pctOf(warmup, 99)}`],
     ['broker warm-up before the latency phases (not measured)', BROKER_WARMUP_SECONDS > 0 ? `${BROKER_WARMUP_SECONDS} s of the pass-through at ${RATE}/s on its own topics` : 'none'],
-    ['Redis round trips per batch (target 2)', String(result.redis_round_trips_per_batch)],
+    ['Redis round trips per partition batch (target 2) / per group of batches handled together', `${result.redis_round_trips_per_batch} / ${(trips / groups).toFixed(2)}`],
+    ['partition batches per group: whole run / measured window at the rate', `${(batches / groups).toFixed(1)} / ${(windowBatches / windowGroups).toFixed(1)}`],
     ['mean events per partition batch: whole run / measured window at the rate', `${(batchEvents / batches).toFixed(1)} / ${(windowBatchEvents / windowBatches).toFixed(1)} (about ${(windowBatches / RATE_SECONDS).toFixed(0)} batches/s)`],
     ['partitions consumed concurrently', args.concurrency],
     ['Kafka consumers per process, worker and pass-through (KAFKA_CONSUMERS)', process.env.KAFKA_CONSUMERS ?? '1'],

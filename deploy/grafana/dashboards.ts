@@ -188,11 +188,23 @@ function overview(): Dashboard {
         ],
       }),
     )
+    .withPanel(
+      timeseries(ids, {
+        title: 'Batches per group',
+        description: 'Partition batches that arrived together and went through as one group: one state load, one send and one save for all of them.',
+        unit: 'none',
+        min: 0,
+        queries: [
+          { expr: `sum(rate(streamcell_batch_group_batches_sum[${RATE}])) / sum(rate(streamcell_batch_group_batches_count[${RATE}]))`, legend: 'mean' },
+          { expr: quantile(0.99, 'streamcell_batch_group_batches'), legend: 'p99' },
+        ],
+      }),
+    )
     .withPanel(timeseries(ids, { title: 'Consumer lag', description: 'Messages not yet committed, by topic.', unit: 'none', min: 0, queries: [{ expr: 'sum by (topic) (streamcell_consumer_lag_messages)', legend: '{{topic}}' }] }))
     .withPanel(
       timeseries(ids, {
-        title: 'Kernel time per batch',
-        description: 'Time in the recurrent kernel per partition batch, by model.',
+        title: 'Kernel time per step job',
+        description: 'Time in the recurrent kernel per step job (one per group of batches and model), by model.',
         unit: 's',
         min: 0,
         queries: [{ expr: quantile(0.99, 'streamcell_step_seconds', ['model']), legend: '{{model}} p99' }],
@@ -334,7 +346,7 @@ function state(): Dashboard {
     .withPanel(
       timeseries(ids, {
         title: 'Redis round-trip time',
-        description: 'One pipelined load and one pipelined save per partition batch; p50 and p99 by operation.',
+        description: 'One pipelined load and one pipelined save per group of partition batches; p50 and p99 by operation.',
         unit: 's',
         min: 0,
         queries: [

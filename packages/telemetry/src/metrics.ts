@@ -11,6 +11,7 @@ export interface WorkerMetrics {
   readonly forecastsOut: Counter<'model'>;
   readonly deadLetters: Counter<'code'>;
   readonly batchSize: Histogram;
+  readonly batchGroupSize: Histogram;
   readonly stepSeconds: Histogram<'model'>;
   readonly stepJobs: Counter<'thread'>;
   readonly redisSeconds: Histogram<'op'>;
@@ -68,16 +69,22 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean; deadLet
       buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000],
       registers,
     }),
+    batchGroupSize: new Histogram({
+      name: 'streamcell_batch_group_batches',
+      help: 'Partition batches handled together as one group (one state load, one send and one save for all of them)',
+      buckets: [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64],
+      registers,
+    }),
     stepSeconds: new Histogram({
       name: 'streamcell_step_seconds',
-      help: 'Time in the recurrent kernel per partition batch',
+      help: 'Time in the recurrent kernel per step job (one per group of batches and model)',
       labelNames: ['model'],
       buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
       registers,
     }),
     redisSeconds: new Histogram({
       name: 'streamcell_redis_round_trip_seconds',
-      help: 'Redis round trips (load = one pipelined read of a batch, save = one pipelined compare-and-set)',
+      help: 'Redis round trips (load = one pipelined read of a group of batches, save = one pipelined compare-and-set)',
       labelNames: ['op'],
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
       registers,
@@ -96,7 +103,7 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean; deadLet
     }),
     stepJobs: new Counter({
       name: 'streamcell_step_jobs_total',
-      help: 'Step jobs (one per partition batch and model), by the thread that ran them: "step" (the step thread) or "worker"',
+      help: 'Step jobs (one per group of batches and model), by the thread that ran them: "step" (the step thread) or "worker"',
       labelNames: ['thread'],
       registers,
     }),

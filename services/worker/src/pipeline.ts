@@ -1,5 +1,5 @@
 /**
- * One partition batch through the data path (docs/architecture.md):
+ * Partition batches through the data path (docs/architecture.md):
  *
  *   decode -> group by (model, stream) -> load all states (one round trip)
  *   -> skip what the state already holds -> step in waves across streams
@@ -7,9 +7,17 @@
  *   compare-and-set (one round trip; conflicts are reloaded and redone)
  *   -> commit.
  *
+ * Small batches that arrive together (one fetch's partitions, when the
+ * worker keeps up with its input and each holds a few events) go through
+ * that path as one group: one load, one step job per model, one send and
+ * one save for all of them, then each partition's commit. A group never
+ * holds two batches of one partition, and closes at {@link GROUP_EVENTS}
+ * events, so a backlog's large batches still go one by one.
+ *
  * Bad data never throws out of here: it becomes a dead letter. What does
- * throw (Kafka or Redis unavailable) leaves the batch uncommitted, so the
- * source delivers it again and the state protocol makes the replay harmless.
+ * throw (Kafka or Redis unavailable) leaves the group's batches
+ * uncommitted, so the source delivers them again and the state protocol
+ * makes the replay harmless.
  */
 import {
   DEAD_LETTER_CODES,
@@ -28,7 +36,7 @@ import type { Logger, WorkerMetrics } from '@streamcell/telemetry';
 import type { ActiveStreams } from './active-streams.ts';
 import type { WorkerConfig } from './config.ts';
 import type { ModelSnapshot, ServingModel } from './models.ts';
-import { END, RESET, type StepJob } from './step-job.ts';
+import { END, RESET, type EventSource, type StepJob } from './step-job.ts';
 import { StepRunner, type StepResult } from './step-runner.ts';
 import {
   SAVE_RESULT,
@@ -64,13 +72,29 @@ export interface PipelineDeps {
 
 const NO_FLOATS = new Float32Array(0);
 
-/** Compare-and-set rounds before a batch gives up (and is redelivered). */
+/** Compare-and-set rounds before a group gives up (and is redelivered). */
 const MAX_SAVE_ATTEMPTS = 5;
+
+/**
+ * Events at which a group of batches closes and goes through: batches
+ * arriving together are handled together until they hold this many.
+ */
+export const GROUP_EVENTS = 1024;
+
+/** A batch waiting for its group, and the caller waiting for it. */
+interface Queued {
+  readonly batch: InboundBatch;
+  readonly control: BatchControl;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
 
 interface PendingEvent {
   readonly msg: InboundMessage;
   /** Hash of the source topic, as stored in the state record's guard. */
   readonly topicHash: number;
+  /** Index of the event's partition in its group's sources. */
+  readonly source: number;
   readonly offset: number;
   readonly ts: number;
   readonly reset: boolean;
@@ -154,6 +178,10 @@ export class BatchPipeline {
   readonly #steps: StepRunner;
   /** Error sums of saved batches not yet in the score counters (they are added when those are read). */
   readonly #unreportedScores = new Map<ServingModel, ErrorSums>();
+  /** Batches waiting for their group to go, and how many events they hold. */
+  #queue: Queued[] = [];
+  #queuedEvents = 0;
+  #flushScheduled = false;
 
   constructor(deps: PipelineDeps) {
     this.#d = deps;
@@ -163,16 +191,57 @@ export class BatchPipeline {
     deps.metrics.beforeScoresCollect.add(() => this.#reportScores());
   }
 
-  /** Runs one batch end to end and commits it; see the file comment. */
-  async handle(batch: InboundBatch, control: BatchControl): Promise<void> {
-    if (batch.messages.length === 0) return;
+  /**
+   * Runs one batch end to end, in a group with the batches that arrive with
+   * it (see the file comment), and commits it. Resolves once it is committed
+   * (or left to the partition's new owner); rejects when it was not handled.
+   */
+  handle(batch: InboundBatch, control: BatchControl): Promise<void> {
+    if (batch.messages.length === 0) return Promise.resolve();
+    // Two batches of one partition never share a group: the later one may be a redelivery of the earlier (after a rebalance).
+    if (this.#queue.some((q) => q.batch.partition === batch.partition && q.batch.topic === batch.topic)) this.#flush();
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ batch, control, resolve, reject });
+      this.#queuedEvents += batch.messages.length;
+      if (this.#queuedEvents >= GROUP_EVENTS) this.#flush();
+      else if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        // After the callbacks of this turn of the event loop: a fetch's batches are all handed over by then.
+        setImmediate(() => {
+          this.#flushScheduled = false;
+          this.#flush();
+        });
+      }
+    });
+  }
+
+  /** Sends the queued batches through as one group. */
+  #flush(): void {
+    const group = this.#queue;
+    if (group.length === 0) return;
+    this.#queue = [];
+    this.#queuedEvents = 0;
+    this.#handleGroup(group).then(
+      () => this.#finish(group),
+      (err: unknown) => {
+        for (const q of group) q.reject(err);
+      },
+    );
+  }
+
+  /** The data path up to the save, for a group of batches; see the file comment. */
+  async #handleGroup(group: readonly Queued[]): Promise<void> {
     const { metrics } = this.#d;
     const snapshot = this.#d.models();
-    metrics.batchSize.observe(batch.messages.length);
-    metrics.eventsIn.inc({ topic: batch.topic }, batch.messages.length);
+    metrics.batchGroupSize.observe(group.length);
+    for (const { batch } of group) {
+      metrics.batchSize.observe(batch.messages.length);
+      metrics.eventsIn.inc({ topic: batch.topic }, batch.messages.length);
+    }
+    const sources: EventSource[] = group.map(({ batch }) => ({ topic: batch.topic, partition: batch.partition }));
 
     let out = newOutgoing();
-    let works = this.#decode(batch, snapshot, out);
+    let works = this.#decode(group, snapshot, out);
     const decoded = works;
     // Streams redone after a conflict are scored again; conflicts are rare
     // (rebalances) and counted, so the error metrics tolerate that.
@@ -180,11 +249,11 @@ export class BatchPipeline {
 
     for (let attempt = 1; works.length > 0; attempt++) {
       if (attempt > MAX_SAVE_ATTEMPTS) {
-        throw new Error(`state of ${works.length} streams kept changing under partition ${batch.topic}/${batch.partition}; giving the batch back`);
+        throw new Error(`state of ${works.length} streams kept changing under partitions ${describe(sources)}; giving the batches back`);
       }
       await this.#load(works);
       for (const w of works) this.#plan(w, out);
-      await this.#step(works, out, sums, batch.topic, batch.partition);
+      await this.#step(works, out, sums, sources);
       await this.#publish(out);
       out = newOutgoing();
       // No heartbeat between publish and save: a rebalance it reported would
@@ -193,14 +262,24 @@ export class BatchPipeline {
       works = await this.#save(works);
       if (works.length > 0) {
         metrics.stateConflicts.inc(works.length);
-        this.#log.warn({ partition: batch.partition, topic: batch.topic, streams: works.length, attempt }, 'state changed under us; reloading and redoing those streams');
+        this.#log.warn({ partitions: describe(sources), streams: works.length, attempt }, 'state changed under us; reloading and redoing those streams');
       }
     }
-    // A batch with no valid event never enters the loop: its dead letters are still here.
+    // A group with no valid event never enters the loop: its dead letters are still here.
     await this.#publish(out);
     // Scores first: the states are saved, so they count even if a rebalance stops the commit.
     this.#recordErrors(sums);
     this.#recordActive(decoded);
+  }
+
+  /** Commits each saved batch of a group, each on its own: one partition's failure is not another's. */
+  #finish(group: readonly Queued[]): void {
+    for (const q of group) {
+      this.#commit(q.batch, q.control).then(q.resolve, q.reject);
+    }
+  }
+
+  async #commit(batch: InboundBatch, control: BatchControl): Promise<void> {
     await control.heartbeat();
     if (control.isStale()) {
       this.#log.info({ topic: batch.topic, partition: batch.partition }, 'partition was reassigned; leaving the commit to its new owner');
@@ -210,77 +289,81 @@ export class BatchPipeline {
     await control.commit((BigInt(last.offset) + 1n).toString());
   }
 
-  #decode(batch: InboundBatch, snapshot: ModelSnapshot, out: Outgoing): StreamWork[] {
+  #decode(group: readonly Queued[], snapshot: ModelSnapshot, out: Outgoing): StreamWork[] {
     const { config } = this.#d;
     // By model, then stream id: no state key is built for an event whose stream is already here.
     const works = new Map<ServingModel, Map<string, StreamWork>>();
     const list: StreamWork[] = [];
-    // Every message of a batch comes from one topic: hash it once.
-    const topicHash = fnv1a32(batch.topic);
-    // Two arrays for the batch's values, not two per event: at first room for every message at the first model's width.
+    // Two arrays for the group's values, not two per event: at first room for every message at the first model's width.
     const rows: RowBlock = { raw: new Float64Array(0), scaled: new Float32Array(0) };
+    const messages = group.reduce((n, q) => n + q.batch.messages.length, 0);
     let row = 0;
-    for (const msg of batch.messages) {
-      const decoded = decodeEvent(msg.value, msg.key, { maxEventBytes: config.maxEventBytes, fallbackTs: msg.timestamp });
-      if (!decoded.ok) {
-        this.#deadLetter(out, msg, decoded.code, decoded.message);
-        continue;
-      }
-      const e = decoded.event;
-      const modelName = routeModel(e.model, msg.topic, config, snapshot);
-      const model = modelName === undefined ? undefined : snapshot.get(modelName);
-      if (!model) {
-        const why = modelName === undefined ? 'the event names no model and no default is configured' : `model "${modelName.slice(0, 64)}" is not loaded`;
-        this.#deadLetter(out, msg, 'unknown_model', why);
-        continue;
-      }
-      const { features, inputSize } = model.manifest;
-      const raw = model.rawRow;
-      const bad = readFeatureValues(e.values, features, raw);
-      if (bad) {
-        this.#deadLetter(out, msg, bad.code, bad.message);
-        continue;
-      }
-      reserveRows(rows, row + inputSize, batch.messages.length * inputSize);
-      try {
-        model.scaler.scaleRow(raw, rows.scaled, row);
-      } catch (err) {
-        if (isStreamcellError(err) && (DEAD_LETTER_CODES as readonly string[]).includes(err.code)) {
-          this.#deadLetter(out, msg, err.code as DeadLetterCode, err.message);
+    for (let source = 0; source < group.length; source++) {
+      const { batch } = group[source]!;
+      // Every message of a batch comes from one topic: hash it once.
+      const topicHash = fnv1a32(batch.topic);
+      for (const msg of batch.messages) {
+        const decoded = decodeEvent(msg.value, msg.key, { maxEventBytes: config.maxEventBytes, fallbackTs: msg.timestamp });
+        if (!decoded.ok) {
+          this.#deadLetter(out, msg, decoded.code, decoded.message);
           continue;
         }
-        throw err;
+        const e = decoded.event;
+        const modelName = routeModel(e.model, msg.topic, config, snapshot);
+        const model = modelName === undefined ? undefined : snapshot.get(modelName);
+        if (!model) {
+          const why = modelName === undefined ? 'the event names no model and no default is configured' : `model "${modelName.slice(0, 64)}" is not loaded`;
+          this.#deadLetter(out, msg, 'unknown_model', why);
+          continue;
+        }
+        const { features, inputSize } = model.manifest;
+        const raw = model.rawRow;
+        const bad = readFeatureValues(e.values, features, raw);
+        if (bad) {
+          this.#deadLetter(out, msg, bad.code, bad.message);
+          continue;
+        }
+        reserveRows(rows, row + inputSize, messages * inputSize);
+        try {
+          model.scaler.scaleRow(raw, rows.scaled, row);
+        } catch (err) {
+          if (isStreamcellError(err) && (DEAD_LETTER_CODES as readonly string[]).includes(err.code)) {
+            this.#deadLetter(out, msg, err.code as DeadLetterCode, err.message);
+            continue;
+          }
+          throw err;
+        }
+        let streams = works.get(model);
+        if (streams === undefined) works.set(model, (streams = new Map<string, StreamWork>()));
+        let w = streams.get(e.stream);
+        if (!w) {
+          const key = stateKey(config.stateKeyPrefix, model.name, e.stream);
+          w = {
+            key,
+            stream: e.stream,
+            model,
+            events: [],
+            loadedGuard: null,
+            hasRecord: false,
+            // Placed in the batch's one block of floats below.
+            state: NO_FLOATS,
+            history: NO_FLOATS,
+            known: 0,
+            topicHash: 0,
+            partition: -1,
+            offset: -1,
+            lastTs: Number.NEGATIVE_INFINITY,
+            steps: 0,
+            deleted: false,
+            toApply: [],
+          };
+          streams.set(e.stream, w);
+          list.push(w);
+        }
+        rows.raw.set(raw, row);
+        w.events.push({ msg, topicHash, source, offset: Number(msg.offset), ts: e.ts, reset: e.reset, end: e.end, rows, row });
+        row += inputSize;
       }
-      let streams = works.get(model);
-      if (streams === undefined) works.set(model, (streams = new Map<string, StreamWork>()));
-      let w = streams.get(e.stream);
-      if (!w) {
-        const key = stateKey(config.stateKeyPrefix, model.name, e.stream);
-        w = {
-          key,
-          stream: e.stream,
-          model,
-          events: [],
-          loadedGuard: null,
-          hasRecord: false,
-          // Placed in the batch's one block of floats below.
-          state: NO_FLOATS,
-          history: NO_FLOATS,
-          known: 0,
-          topicHash: 0,
-          partition: -1,
-          offset: -1,
-          lastTs: Number.NEGATIVE_INFINITY,
-          steps: 0,
-          deleted: false,
-          toApply: [],
-        };
-        streams.set(e.stream, w);
-        list.push(w);
-      }
-      rows.raw.set(raw, row);
-      w.events.push({ msg, topicHash, offset: Number(msg.offset), ts: e.ts, reset: e.reset, end: e.end, rows, row });
-      row += inputSize;
     }
     // One allocation for the states and histories of all the batch's streams, not two per stream.
     const floats = list.reduce((n, w) => n + w.model.stateSize + w.model.layout.size, 0);
@@ -368,7 +451,7 @@ export class BatchPipeline {
    * (step-job.ts; wave k holds the k-th pending event of every stream), run
    * by the step runner, then the bookkeeping here in the same event order.
    */
-  async #step(works: StreamWork[], out: Outgoing, sums: Map<ServingModel, ErrorSums>, topic: string, partition: number): Promise<void> {
+  async #step(works: StreamWork[], out: Outgoing, sums: Map<ServingModel, ErrorSums>, sources: readonly EventSource[]): Promise<void> {
     const byModel = new Map<ServingModel, StreamWork[]>();
     for (const w of works) {
       if (w.toApply.length === 0) continue;
@@ -376,14 +459,14 @@ export class BatchPipeline {
       if (list) list.push(w);
       else byModel.set(w.model, [w]);
     }
-    const jobs = [...byModel].map(([model, list]) => this.#stepJob(model, list, topic, partition));
+    const jobs = [...byModel].map(([model, list]) => this.#stepJob(model, list, sources));
     const results = await Promise.all(jobs.map((j) => this.#steps.run(j.model, j.job)));
     // Applied in model order once all are back, so that the forecasts' order does not depend on which job finished first.
     jobs.forEach((j, i) => this.#applyStep(j, results[i]!, out, sums));
   }
 
   /** The step job of one model's streams (see step-job.ts), with what #applyStep needs to match its results. */
-  #stepJob(model: ServingModel, list: StreamWork[], topic: string, partition: number): BuiltJob {
+  #stepJob(model: ServingModel, list: StreamWork[], sources: readonly EventSource[]): BuiltJob {
     const { manifest, stateSize: S, layout } = model;
     const D = manifest.inputSize;
     const T = manifest.targets.length;
@@ -405,13 +488,13 @@ export class BatchPipeline {
     }
     const m = events.length;
     const job: StepJob = {
-      topic,
-      partition,
+      sources,
       streams: list.map((w) => w.stream),
       states: new Float32Array(n * S),
       histories: new Float32Array(n * L),
       known: new Int32Array(n),
       stream: Int32Array.from(owners),
+      source: Int32Array.from(events, (ev) => ev.source),
       flags: new Uint8Array(m),
       x: new Float32Array(m * D),
       actual: new Float64Array(m * T),
@@ -572,6 +655,11 @@ export class BatchPipeline {
       }
     }
   }
+}
+
+/** A group's partitions for a log line, as topic/partition, comma-separated. */
+function describe(sources: readonly EventSource[]): string {
+  return sources.map((s) => `${s.topic}/${s.partition}`).join(', ');
 }
 
 /** Adds `s` into `into` (sums of the same layout). */

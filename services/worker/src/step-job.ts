@@ -1,5 +1,5 @@
 /**
- * The arithmetic of one partition batch for one model, apart from its
+ * The arithmetic of one group of partition batches for one model, apart from its
  * bookkeeping: step every stream through its events (the kernel), turn the
  * head's outputs into forecasts, score them, and write the forecast
  * messages. Plain arrays in, plain arrays out, so that it runs the same in the
@@ -44,22 +44,28 @@ export function stepModel(manifest: Manifest, weights: RnnWeights, maxBatch: num
 export const RESET = 1;
 export const END = 2;
 
+/** Where events were consumed from: a topic's partition. */
+export interface EventSource {
+  readonly topic: string;
+  readonly partition: number;
+}
+
 /**
- * One batch's streams of one model (n of them) and their events (m), the
+ * One group's streams of one model (n of them) and their events (m), the
  * events in waves: wave k holds the k-th event of every stream that has one,
  * so a stream appears at most once per wave and its events keep their order.
  */
 export interface StepJob {
-  /** Source topic and partition of every event (one partition batch). */
-  readonly topic: string;
-  readonly partition: number;
+  /** The partitions the events came from; each event names its own by index (`source`). */
+  readonly sources: readonly EventSource[];
   /** Per stream: id, state [n x stateSize], scoring history [n x layout.size], known events in it. Updated in place. */
   readonly streams: readonly string[];
   readonly states: Float32Array;
   readonly histories: Float32Array;
   readonly known: Int32Array;
-  /** Per event: its stream's index, RESET/END flags, scaled input row [m x inputSize], actual target values [m x targets], event time, source offset. */
+  /** Per event: its stream's index, its index in `sources`, RESET/END flags, scaled input row [m x inputSize], actual target values [m x targets], event time, source offset. */
   readonly stream: Int32Array;
+  readonly source: Int32Array;
   readonly flags: Uint8Array;
   readonly x: Float32Array;
   readonly actual: Float64Array;
@@ -88,7 +94,7 @@ export function runStepJob(model: StepModel, job: StepJob): StepOutput {
   const L = layout.size;
   const n = job.streams.length;
   const m = job.stream.length;
-  if (job.states.length !== n * S || job.histories.length !== n * L || job.known.length !== n || job.x.length !== m * D || job.actual.length !== m * T) {
+  if (job.states.length !== n * S || job.histories.length !== n * L || job.known.length !== n || job.x.length !== m * D || job.actual.length !== m * T || job.source.length !== m) {
     throw new RangeError(`step job arrays do not match ${n} streams and ${m} events of model ${model.name}/${model.version}`);
   }
   // One view per stream, for the scoring history.
@@ -126,7 +132,9 @@ export function runStepJob(model: StepModel, job: StepJob): StepOutput {
         for (let t = 0; t < T; t++) actual[t] = job.actual[e * T + t]!;
         const scored = scoreAndShift(layout, histories[s]!, job.known[s]!, actual, forecast, sums, oneStep, scratch);
         job.known[s] = scored.known;
-        messages[e] = model.forecasts.write(job.streams[s]!, job.ts[e]!, job.topic, job.partition, job.offsets[e]!, forecast, scored.hasOneStepError ? oneStep : null);
+        const from = job.sources[job.source[e]!];
+        if (from === undefined) throw new RangeError(`step job event ${e} names source ${job.source[e]}, of ${job.sources.length}`);
+        messages[e] = model.forecasts.write(job.streams[s]!, job.ts[e]!, from.topic, from.partition, job.offsets[e]!, forecast, scored.hasOneStepError ? oneStep : null);
         if ((job.flags[e]! & END) !== 0) {
           // The stream is over: what follows in this batch starts afresh.
           job.states.fill(0, s * S, (s + 1) * S);

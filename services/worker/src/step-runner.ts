@@ -140,7 +140,7 @@ export class StepRunner {
 
   async #runInThread(worker: Worker, modelId: number, job: StepJob): Promise<StepResult> {
     const id = this.#nextId++;
-    const transfer = [job.states, job.histories, job.known, job.stream, job.flags, job.x, job.actual, job.ts, job.waveEnds].map((a) => {
+    const transfer = [job.states, job.histories, job.known, job.stream, job.source, job.flags, job.x, job.actual, job.ts, job.waveEnds].map((a) => {
       if (a.byteOffset !== 0 || a.byteLength !== a.buffer.byteLength) throw new RangeError('step job arrays must each own their whole ArrayBuffer (they are transferred)');
       return a.buffer as ArrayBuffer;
     });

@@ -118,3 +118,12 @@ export async function counter(metrics: WorkerMetrics, name: string, labels: Reco
   const v = m?.values.find((x) => Object.entries(labels).every(([k, val]) => x.labels[k] === val));
   return v?.value ?? 0;
 }
+
+/** Count and sum of an unlabelled histogram. */
+export async function histogramCount(metrics: WorkerMetrics, name: string): Promise<{ count: number; sum: number }> {
+  const m = (await metrics.registry.getMetricsAsJSON()).find((x) => x.name === name);
+  // A histogram's values carry the name of their series (…_bucket, …_sum, …_count).
+  const values = (m?.values ?? []) as { value: number; metricName?: string }[];
+  const value = (suffix: string): number => values.find((x) => x.metricName === `${name}_${suffix}`)?.value ?? 0;
+  return { count: value('count'), sum: value('sum') };
+}

@@ -4,8 +4,9 @@
  * forecasts topic, are exactly (the same float32 values, written the same way) what `streamcell predict`
  * prints for its sequence, in order and once each; and the state the worker
  * left in Redis holds exactly predict --state's final h and c. The worker
- * runs every batch's steps in its step thread here, and consumes with two
- * Kafka consumers (KAFKA_CONSUMERS=2), each with half the partitions.
+ * runs every batch's steps in its step thread here, consumes with two
+ * Kafka consumers (KAFKA_CONSUMERS=2), each with half the partitions, and
+ * handles the batches that arrive together in groups.
  */
 import { describe, expect, it } from 'vitest';
 import type { ForecastMessage } from '@streamcell/protocol';
@@ -51,6 +52,10 @@ describe('worker: online forecasts and state equal streamcell predict', () => {
     const jobs = (thread: string): number => Number(new RegExp(`^streamcell_step_jobs_total\\{thread="${thread}"\\} (\\S+)$`, 'm').exec(metrics)?.[1] ?? 0);
     expect(jobs('step')).toBeGreaterThan(0);
     expect(jobs('worker')).toBe(0);
+    // The partitions' batches of a fetch went through in groups (one load, one send, one save for several).
+    const series = (name: string): number => Number(new RegExp(`^streamcell_batch_group_batches_${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? 0);
+    expect(series('count')).toBeGreaterThan(0);
+    expect(series('sum')).toBeGreaterThan(series('count'));
     // Forecasts are published before the commit that was just seen, so they are all there.
     const exit = await worker.stop();
     expect(exit, `worker drained and exited 0; see ${worker.logPath}`).toEqual({ code: 0, signal: null });

@@ -4,11 +4,13 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '@streamcell/model';
 import { predictRows } from '@streamcell/cli';
-import { DEAD_LETTER_HEADERS } from '@streamcell/protocol';
-import { MemoryStateStore, decodeRecord, stateKey, type StateWrite } from '@streamcell/state';
+import { DEAD_LETTER_HEADERS, IDEMPOTENCY_HEADER } from '@streamcell/protocol';
+import { MemoryStateStore, decodeRecord, stateKey, type SaveResult, type StateWrite } from '@streamcell/state';
+import type { InboundBatch } from '@streamcell/streams';
 import { createLogger, createWorkerMetrics } from '@streamcell/telemetry';
 import { ModelRegistry } from '../src/models.ts';
-import { MODELS_DIR, REPO_ROOT, batchOf, closeHarnessSteps, counter, harnessSteps, pipelineHarness, recordingControl } from './helpers.ts';
+import { GROUP_EVENTS } from '../src/pipeline.ts';
+import { MODELS_DIR, REPO_ROOT, batchOf, closeHarnessSteps, counter, harnessSteps, histogramCount, type RecordingSink, pipelineHarness, recordingControl } from './helpers.ts';
 
 const FEATURES = ['precipitation', 'temp_max', 'temp_min', 'wind'] as const;
 let weather: number[][] = [];
@@ -197,6 +199,148 @@ describe.each([
       expect(await counter(metrics, 'streamcell_forecasts_scored_total', { step, target: 'temp_max' })).toBe(10 - Number(step));
       expect(await counter(metrics, 'streamcell_naive_abs_error_sum', { step, target: 'temp_max' })).toBeGreaterThan(0);
     }
+  });
+
+  describe('groups of batches', () => {
+    /** A memory store that counts its round trips, and can be made to fail them. */
+    class CountingStore extends MemoryStateStore {
+      loads = 0;
+      saves = 0;
+      failLoads = false;
+      override load(keys: readonly string[]): Promise<(Buffer | null)[]> {
+        this.loads += 1;
+        return this.failLoads ? Promise.reject(new Error('Redis unavailable')) : super.load(keys);
+      }
+      override save(writes: readonly StateWrite[], ttlMs: number): Promise<SaveResult[]> {
+        this.saves += 1;
+        return super.save(writes, ttlMs);
+      }
+    }
+
+    /** Events of `streams`, `n` each from row `from`, interleaved. */
+    const eventsOf = (streams: readonly string[], n: number, from = 0): { key: string; value: unknown }[] =>
+      Array.from({ length: n }, (_, i) => streams.map((s, k) => event(s, from + i + k * 100))).flat();
+
+    it('handles batches that arrive together as one group: one load, one send, one save, and each partition committed on its own', async () => {
+      const store = new CountingStore();
+      const { pipeline, sink, metrics } = await pipelineHarness({}, store);
+      const sends: number[] = [];
+      const send = sink.send.bind(sink);
+      sink.send = (records) => {
+        sends.push(records.length);
+        return send(records);
+      };
+      // Four partitions, two topics; stream 'x' is on two partitions (a producer that did not key by stream).
+      const batches = [
+        batchOf(eventsOf(['p0a', 'p0b'], 3), { partition: 0 }),
+        batchOf([...eventsOf(['p1a'], 2), event('x', 0), event('x', 1)], { partition: 1 }),
+        batchOf([event('x', 2), ...eventsOf(['p2a'], 4)], { partition: 2 }),
+        batchOf(eventsOf(['o3a'], 2), { topic: 'other', partition: 3 }),
+      ];
+      const controls = batches.map(() => recordingControl());
+      await Promise.all(batches.map((b, i) => pipeline.handle(b, controls[i]!)));
+
+      expect([store.loads, store.saves, sends.length]).toEqual([1, 1, 1]);
+      expect(controls.map((c) => c.commits)).toEqual(batches.map((b) => [String(Number(b.messages.at(-1)!.offset) + 1)]));
+      expect(await histogramCount(metrics, 'streamcell_batch_group_batches')).toEqual({ count: 1, sum: 4 });
+      expect(await histogramCount(metrics, 'streamcell_batch_size_events')).toEqual({ count: 4, sum: 6 + 4 + 5 + 2 });
+      // Every forecast names its own event's topic, partition and offset, also in its idempotency header.
+      const sent = sink.messages('forecasts');
+      expect(sent).toHaveLength(17);
+      const consumed = new Set(batches.flatMap((b) => b.messages.map((m) => `${m.topic}/${m.partition}/${m.offset}`)));
+      for (const m of sent) {
+        const { source } = JSON.parse(m.value.toString()) as { source: { topic: string; partition: number; offset: string } };
+        const id = `${source.topic}/${source.partition}/${source.offset}`;
+        expect(m.headers[IDEMPOTENCY_HEADER]).toBe(id);
+        expect(consumed.delete(id)).toBe(true);
+      }
+      expect(consumed.size).toBe(0);
+      // The forecasts are those of each stream's sequence, 'x' across its two partitions included.
+      const forecasts = sink.forecasts();
+      const of = (stream: string): number[][] => forecasts.filter((f) => f.stream === stream).map((f) => flat(f.forecast));
+      expect(of('p0b')).toEqual(await offline(3, 100));
+      expect(of('p2a')).toEqual(await offline(4));
+      expect(of('x')).toEqual(await offline(3));
+    });
+
+    it('gives the same forecasts and states as handling the batches one by one', async () => {
+      const batchesOf = (round: number): InboundBatch[] =>
+        [0, 1, 2, 3, 4, 5].map((p) => batchOf(eventsOf([`s${p}`, `t${p}`], 2 + p, 10 * p + 20 * round), { partition: p, firstOffset: 1000 + 100 * round }));
+      const together = await pipelineHarness();
+      const apart = await pipelineHarness();
+      for (let round = 0; round < 3; round++) {
+        await Promise.all(batchesOf(round).map((b) => together.pipeline.handle(b, recordingControl())));
+        for (const b of batchesOf(round)) await apart.pipeline.handle(b, recordingControl());
+      }
+      // A group publishes in its step job's order (wave by wave), so the order differs across streams, not within one.
+      const bySource = (sink: RecordingSink): Record<string, unknown>[] =>
+        sink.forecasts().sort((x, y) => JSON.stringify(x.source).localeCompare(JSON.stringify(y.source)));
+      expect(together.sink.forecasts()).toHaveLength(3 * 2 * (2 + 3 + 4 + 5 + 6 + 7));
+      expect(bySource(together.sink)).toEqual(bySource(apart.sink));
+      for (const s of ['s0', 't5']) {
+        expect(together.sink.forecasts().filter((f) => f.stream === s)).toEqual(apart.sink.forecasts().filter((f) => f.stream === s));
+      }
+      const keys = [0, 1, 2, 3, 4, 5].flatMap((p) => [`s${p}`, `t${p}`]).map((s) => stateKey('streamcell:', 'weather', s));
+      expect(await together.store.load(keys)).toEqual(await apart.store.load(keys));
+      expect(await histogramCount(together.metrics, 'streamcell_batch_group_batches')).toEqual({ count: 3, sum: 18 });
+      expect(await histogramCount(apart.metrics, 'streamcell_batch_group_batches')).toEqual({ count: 18, sum: 18 });
+    });
+
+    it('never puts two batches of one partition in a group: a redelivery alongside applies each event once', async () => {
+      const { pipeline, sink, metrics, store } = await pipelineHarness();
+      const first = batchOf(eventsOf(['r'], 5), { partition: 4, firstOffset: 50 });
+      const again = batchOf(eventsOf(['r'], 5), { partition: 4, firstOffset: 50 });
+      const controls = [recordingControl(), recordingControl()];
+      await Promise.all([pipeline.handle(first, controls[0]!), pipeline.handle(again, controls[1]!)]);
+      // Two groups. Whether the second loaded before the first saved (a conflict, reloaded) or after (replays skipped) depends on timing; either way each event is in the state once.
+      expect(await histogramCount(metrics, 'streamcell_batch_group_batches')).toEqual({ count: 2, sum: 2 });
+      expect(await counter(metrics, 'streamcell_replayed_events_skipped_total')).toBe(5);
+      const alone = await pipelineHarness();
+      await alone.pipeline.handle(batchOf(eventsOf(['r'], 5), { partition: 4, firstOffset: 50 }), recordingControl());
+      const key = stateKey('streamcell:', 'weather', 'r');
+      expect(await store.load([key])).toEqual(await alone.store.load([key]));
+      // The second delivery is forecast again (the same content) only if it was stepped again after a conflict; both commit.
+      const published = sink.forecasts().map((f) => flat(f.forecast));
+      const expected = await offline(5);
+      expect([5, 10]).toContain(published.length);
+      published.forEach((f, i) => expect(f).toEqual(expected[i % 5]));
+      expect(controls.map((c) => c.commits)).toEqual([['55'], ['55']]);
+    });
+
+    it(`closes a group at ${GROUP_EVENTS} events`, async () => {
+      const store = new CountingStore();
+      const { pipeline, metrics } = await pipelineHarness({}, store);
+      const size = Math.ceil(GROUP_EVENTS * 0.6);
+      const batches = [0, 1, 2].map((p) => batchOf(Array.from({ length: size }, (_, i) => event(`big${p}`, i)), { partition: p }));
+      await Promise.all(batches.map((b) => pipeline.handle(b, recordingControl())));
+      // The first two reach GROUP_EVENTS together; the third goes in a group of its own.
+      expect(await histogramCount(metrics, 'streamcell_batch_group_batches')).toEqual({ count: 2, sum: 3 });
+      expect(store.loads).toBe(2);
+    });
+
+    it('commits the batches of a group each on its own: a stale or failing one does not hold back the others', async () => {
+      const { pipeline } = await pipelineHarness();
+      const batches = [0, 1, 2].map((p) => batchOf(eventsOf([`c${p}`], 2), { partition: p }));
+      const [ok, stale, failing] = batches.map(() => recordingControl());
+      stale!.stale = true;
+      failing!.commit = () => Promise.reject(new Error('commit refused'));
+      const results = await Promise.allSettled(batches.map((b, i) => pipeline.handle(b, [ok, stale, failing][i]!)));
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+      expect(ok!.commits).toEqual([String(Number(batches[0]!.messages.at(-1)!.offset) + 1)]);
+      expect(stale!.commits).toEqual([]);
+    });
+
+    it('gives every batch of a group back uncommitted when the group fails', async () => {
+      const store = new CountingStore();
+      const { pipeline, sink } = await pipelineHarness({}, store);
+      store.failLoads = true;
+      const batches = [0, 1, 2].map((p) => batchOf(eventsOf([`f${p}`], 2), { partition: p }));
+      const controls = batches.map(() => recordingControl());
+      const results = await Promise.allSettled(batches.map((b, i) => pipeline.handle(b, controls[i]!)));
+      expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+      expect(controls.map((c) => c.commits)).toEqual([[], [], []]);
+      expect(sink.sent).toEqual([]);
+    });
   });
 });
 

@@ -45,13 +45,13 @@ function randomJob(m: StepModel, seed: number, n: number, maxEvents: number): St
   }
   const events = stream.length;
   return {
-    topic: 'events',
-    partition: 3,
+    sources: [{ topic: 'events', partition: 3 }, { topic: 'events', partition: 7 }, { topic: 'other', partition: 3 }],
     streams: Array.from({ length: n }, (_, s) => `stream-${seed}-${s}`),
     states: Float32Array.from({ length: n * m.stateSize }, () => rand() * 2 - 1),
     histories: Float32Array.from({ length: n * m.layout.size }, () => rand() * 10),
     known: Int32Array.from({ length: n }, () => Math.floor(rand() * (m.manifest.horizon + 1))),
     stream: Int32Array.from(stream),
+    source: Int32Array.from(stream, (s) => s % 3),
     flags: Uint8Array.from({ length: events }, () => (rand() < 0.05 ? RESET : 0) | (rand() < 0.05 ? END : 0)),
     x: Float32Array.from({ length: events * D }, () => rand() * 4 - 2),
     actual: Float64Array.from({ length: events * T }, () => rand() * 30),
@@ -63,7 +63,7 @@ function randomJob(m: StepModel, seed: number, n: number, maxEvents: number): St
 
 /** A copy whose arrays own their buffers (a job handed to the thread is detached). */
 function copyJob(job: StepJob): StepJob {
-  return { ...job, states: job.states.slice(), histories: job.histories.slice(), known: job.known.slice(), stream: job.stream.slice(), flags: job.flags.slice(), x: job.x.slice(), actual: job.actual.slice(), ts: job.ts.slice(), waveEnds: job.waveEnds.slice() };
+  return { ...job, states: job.states.slice(), histories: job.histories.slice(), known: job.known.slice(), stream: job.stream.slice(), source: job.source.slice(), flags: job.flags.slice(), x: job.x.slice(), actual: job.actual.slice(), ts: job.ts.slice(), waveEnds: job.waveEnds.slice() };
 }
 
 function comparable(r: StepResult): unknown {
