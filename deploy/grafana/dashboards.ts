@@ -358,7 +358,7 @@ function state(): Dashboard {
     .withPanel(
       timeseries(ids, {
         title: 'Redis round trips',
-        description: 'Round trips per second by operation (two per batch when nothing conflicts).',
+        description: 'Round trips per second by operation (two per group of batches handled together when nothing conflicts).',
         unit: 'ops',
         min: 0,
         queries: [{ expr: `sum by (op) (rate(streamcell_redis_round_trip_seconds_count[${RATE}]))`, legend: '{{op}}' }],

@@ -15,7 +15,8 @@ const KEYS_PER_SCRIPT_CALL = 256;
 /**
  * State in Redis: one string per (model, stream), loaded with one MGET and
  * saved with compare-and-set Lua calls that take up to 256 keys each, all
- * sent before any answer is awaited: two round trips per batch, and a
+ * sent before any answer is awaited: two round trips per batch (or group
+ * of batches handled together), and a
  * handful of commands rather than one per stream (the client's and the
  * server's cost per command dominated a worker's Redis time).
  *

@@ -200,6 +200,8 @@ export class BatchPipeline {
     if (batch.messages.length === 0) return Promise.resolve();
     // Two batches of one partition never share a group: the later one may be a redelivery of the earlier (after a rebalance).
     if (this.#queue.some((q) => q.batch.partition === batch.partition && q.batch.topic === batch.topic)) this.#flush();
+    // Nor does a group grow past GROUP_EVENTS with a batch that would not fit: the queued ones go first.
+    else if (this.#queuedEvents + batch.messages.length > GROUP_EVENTS) this.#flush();
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ batch, control, resolve, reject });
       this.#queuedEvents += batch.messages.length;
@@ -224,7 +226,20 @@ export class BatchPipeline {
     this.#handleGroup(group).then(
       () => this.#finish(group),
       (err: unknown) => {
-        for (const q of group) q.reject(err);
+        if (group.length === 1) {
+          group[0]!.reject(err);
+          return;
+        }
+        // The failure may be one batch's alone (its dead-letter topic refused, its model failing): each
+        // goes again on its own, so that only the batches it belongs to are given back. What the group
+        // published or saved before it failed makes that harmless (replays skipped or republished identically).
+        this.#log.warn({ partitions: describe(group.map(({ batch }) => batch)), err: (err as Error)?.message ?? String(err) }, 'a group of batches failed; handling each on its own');
+        for (const q of group) {
+          this.#handleGroup([q]).then(
+            () => this.#finish([q]),
+            (alone: unknown) => q.reject(alone),
+          );
+        }
       },
     );
   }
@@ -430,7 +445,22 @@ export class BatchPipeline {
   #plan(w: StreamWork, out: Outgoing): void {
     const { metrics, config } = this.#d;
     let lastTs = w.lastTs;
+    // The partition the stream's state records as each batch of the group begins (for the cross-partition
+    // count): the loaded record's, then that of the last event applied from an earlier batch.
+    let recorded = w.hasRecord && w.partition >= 0;
+    let recordedHash = w.topicHash;
+    let recordedPartition = w.partition;
+    let source = -1;
+    let applied: PendingEvent | undefined;
     for (const ev of w.events) {
+      if (ev.source !== source) {
+        source = ev.source;
+        if (applied !== undefined) {
+          recorded = true;
+          recordedHash = applied.topicHash;
+          recordedPartition = applied.msg.partition;
+        }
+      }
       const samePartition = w.hasRecord && ev.topicHash === w.topicHash && ev.msg.partition === w.partition;
       if (samePartition && ev.offset <= w.offset) {
         metrics.replaySkipped.inc();
@@ -440,9 +470,10 @@ export class BatchPipeline {
         this.#deadLetter(out, ev.msg, 'out_of_order', `event time ${new Date(ev.ts).toISOString()} is before the stream's last event at ${new Date(lastTs).toISOString()}`);
         continue;
       }
-      if (w.hasRecord && w.partition >= 0 && !samePartition) metrics.crossPartitionEvents.inc();
+      if (recorded && (ev.topicHash !== recordedHash || ev.msg.partition !== recordedPartition)) metrics.crossPartitionEvents.inc();
       lastTs = ev.reset ? ev.ts : Math.max(lastTs, ev.ts);
       w.toApply.push(ev);
+      applied = ev;
     }
   }
 
@@ -658,7 +689,7 @@ export class BatchPipeline {
 }
 
 /** A group's partitions for a log line, as topic/partition, comma-separated. */
-function describe(sources: readonly EventSource[]): string {
+function describe(sources: readonly { readonly topic: string; readonly partition: number }[]): string {
   return sources.map((s) => `${s.topic}/${s.partition}`).join(', ');
 }
 

@@ -310,12 +310,55 @@ describe.each([
     it(`closes a group at ${GROUP_EVENTS} events`, async () => {
       const store = new CountingStore();
       const { pipeline, metrics } = await pipelineHarness({}, store);
-      const size = Math.ceil(GROUP_EVENTS * 0.6);
+      const size = Math.ceil(GROUP_EVENTS * 0.4);
       const batches = [0, 1, 2].map((p) => batchOf(Array.from({ length: size }, (_, i) => event(`big${p}`, i)), { partition: p }));
       await Promise.all(batches.map((b) => pipeline.handle(b, recordingControl())));
-      // The first two reach GROUP_EVENTS together; the third goes in a group of its own.
+      // The first two fit in GROUP_EVENTS together; the third would not, and goes in a group of its own.
       expect(await histogramCount(metrics, 'streamcell_batch_group_batches')).toEqual({ count: 2, sum: 3 });
       expect(store.loads).toBe(2);
+    });
+
+    it('lets no group grow past the cap: a batch that would not fit waits for the next group', async () => {
+      const store = new CountingStore();
+      const { pipeline, metrics } = await pipelineHarness({}, store);
+      const small = batchOf(eventsOf(['tiny'], 10), { partition: 0 });
+      const large = batchOf(Array.from({ length: GROUP_EVENTS }, (_, i) => event('huge', i)), { partition: 1 });
+      await Promise.all([pipeline.handle(small, recordingControl()), pipeline.handle(large, recordingControl())]);
+      expect(await histogramCount(metrics, 'streamcell_batch_group_batches')).toEqual({ count: 2, sum: 2 });
+      expect(store.loads).toBe(2);
+    });
+
+    it('counts events from another partition than the one the state records as handling the batches one by one does', async () => {
+      // Stream 'y' on partitions 0, 1 and 2 of one group, then on partition 2 again: 2 + 3 events counted one by one
+      // (the record names partition 0 while partition 1's batch runs, partition 1 while 2's does), then 0.
+      const batchesOf = (round: number): InboundBatch[] =>
+        round === 0
+          ? [0, 1, 2].map((p) => batchOf([event('y', 10 * p + 0), event('y', 10 * p + 1), ...(p === 2 ? [event('y', 22)] : [])], { partition: p, firstOffset: 100 }))
+          : [batchOf([event('y', 30)], { partition: 2, firstOffset: 103 })];
+      const together = await pipelineHarness({ acceptOutOfOrder: true });
+      const apart = await pipelineHarness({ acceptOutOfOrder: true });
+      for (const round of [0, 1]) {
+        await Promise.all(batchesOf(round).map((b) => together.pipeline.handle(b, recordingControl())));
+        for (const b of batchesOf(round)) await apart.pipeline.handle(b, recordingControl());
+      }
+      expect(await counter(apart.metrics, 'streamcell_cross_partition_events_total')).toBe(5);
+      expect(await counter(together.metrics, 'streamcell_cross_partition_events_total')).toBe(5);
+      expect(together.sink.forecasts()).toHaveLength(8);
+    });
+
+    it('when a group fails for one batch\'s reason, handles each on its own so that only that batch is given back', async () => {
+      const { pipeline, sink } = await pipelineHarness();
+      // The dead-letter topic of 'refused' does not take messages; the group's one send includes its dead letter.
+      const send = sink.send.bind(sink);
+      sink.send = (records) => (records.some((r) => r.topic === 'refused.dlq') ? Promise.reject(new Error('topic refused.dlq: not authorized')) : send(records));
+      const good = [0, 1].map((p) => batchOf(eventsOf([`g${p}`], 3), { partition: p }));
+      const bad = batchOf([event('h', 0), { key: 'h', value: '{"stream":' }], { topic: 'refused', partition: 0 });
+      const controls = [recordingControl(), recordingControl(), recordingControl()];
+      const results = await Promise.allSettled([...good, bad].map((b, i) => pipeline.handle(b, controls[i]!)));
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+      expect(controls.map((c) => c.commits.length)).toEqual([1, 1, 0]);
+      // The good batches' forecasts went out once each (their first group's send failed as a whole).
+      expect(sink.forecasts().map((f) => f.stream).sort()).toEqual(['g0', 'g0', 'g0', 'g1', 'g1', 'g1']);
     });
 
     it('commits the batches of a group each on its own: a stale or failing one does not hold back the others', async () => {
