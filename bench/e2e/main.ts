@@ -464,7 +464,7 @@ try {
     ratio: Math.round((workerRate / passRate) * 1000) / 1000,
     p50_ms: pct(50),
     p99_ms: pct(99),
-    redis_round_trips_per_batch: Math.round((trips / batches) * 100) / 100,
+    redis_round_trips_per_batch: batches > 0 ? Math.round((trips / batches) * 100) / 100 : 0,
   };
   const rows: [string, string][] = [
     ['machine', `${hostname()}, ${cpus().length} x ${cpus()[0]?.model ?? '?'}, Node ${process.versions.node}`],
@@ -488,7 +488,7 @@ try {
     ['mean events per partition batch: whole run / measured window at the rate', `${(batchEvents / batches).toFixed(1)} / ${(windowBatchEvents / windowBatches).toFixed(1)} (about ${(windowBatches / RATE_SECONDS).toFixed(0)} batches/s)`],
     ['partitions consumed concurrently', args.concurrency],
     ['Kafka consumers per process, worker and pass-through (KAFKA_CONSUMERS)', process.env.KAFKA_CONSUMERS ?? '1'],
-    ['mean ms per group, Redis load / save, and per step job, kernel: whole run; measured window at the rate', `${batchMeans(false)}; ${batchMeans(true)}`],
+    ['mean ms per Redis round trip, load / save (one each per group, more after conflicts), and per step job, kernel: whole run; measured window at the rate', `${batchMeans(false)}; ${batchMeans(true)}`],
     ['state value bytes per stream', `${stored} (budget ${budget})`],
     ['Redis MEMORY USAGE per stream key', `${memoryUsage} bytes`],
   ];

@@ -11,13 +11,17 @@
  * worker keeps up with its input and each holds a few events) go through
  * that path as one group: one load, one step job per model, one send and
  * one save for all of them, then each partition's commit. A group never
- * holds two batches of one partition, and closes at {@link GROUP_EVENTS}
- * events, so a backlog's large batches still go one by one.
+ * holds two batches of one partition, and takes at most {@link GROUP_EVENTS}
+ * events (a larger batch goes alone), so a backlog's large batches still go
+ * one by one.
  *
  * Bad data never throws out of here: it becomes a dead letter. What does
- * throw (Kafka or Redis unavailable) leaves the group's batches
- * uncommitted, so the source delivers them again and the state protocol
- * makes the replay harmless.
+ * throw leaves batches uncommitted, so the source delivers them again and
+ * the state protocol makes the replay harmless for streams keyed to one
+ * partition. A failure every batch would share (Redis or Kafka
+ * unavailable, see {@link sharedFailure}) gives the whole group back; any
+ * other has the group's batches go through again one by one, so that only
+ * those it belongs to are given back.
  */
 import {
   DEAD_LETTER_CODES,
@@ -31,7 +35,7 @@ import {
   type DeadLetterCode,
 } from '@streamcell/protocol';
 import { routeModel } from '@streamcell/model';
-import type { BatchControl, InboundBatch, InboundMessage, OutboundMessage, OutboundRecords, Sink } from '@streamcell/streams';
+import { isGroupChange, sendAsGroup, type BatchControl, type InboundBatch, type InboundMessage, type OutboundMessage, type OutboundRecords, type Sink } from '@streamcell/streams';
 import type { Logger, WorkerMetrics } from '@streamcell/telemetry';
 import type { ActiveStreams } from './active-streams.ts';
 import type { WorkerConfig } from './config.ts';
@@ -72,7 +76,7 @@ export interface PipelineDeps {
 
 const NO_FLOATS = new Float32Array(0);
 
-/** Compare-and-set rounds before a group gives up (and is redelivered). */
+/** Compare-and-set rounds before a group gives up (its batches then go through one by one; see #flush). */
 const MAX_SAVE_ATTEMPTS = 5;
 
 /**
@@ -217,29 +221,39 @@ export class BatchPipeline {
     });
   }
 
-  /** Sends the queued batches through as one group. */
+  /** Sends the queued batches through as one group (one by one after a failure of the group that may not be all of theirs). */
   #flush(): void {
     const group = this.#queue;
     if (group.length === 0) return;
     this.#queue = [];
     this.#queuedEvents = 0;
-    this.#handleGroup(group).then(
-      () => this.#finish(group),
-      (err: unknown) => {
-        if (group.length === 1) {
-          group[0]!.reject(err);
-          return;
-        }
-        // The failure may be one batch's alone (its dead-letter topic refused, its model failing): each
-        // goes again on its own, so that only the batches it belongs to are given back. What the group
-        // published or saved before it failed makes that harmless (replays skipped or republished identically).
-        this.#log.warn({ partitions: describe(group.map(({ batch }) => batch)), err: (err as Error)?.message ?? String(err) }, 'a group of batches failed; handling each on its own');
-        for (const q of group) {
-          this.#handleGroup([q]).then(
-            () => this.#finish([q]),
-            (alone: unknown) => q.reject(alone),
-          );
-        }
+    // Counted once per delivery, not again if the group's batches go through one by one below.
+    const { metrics } = this.#d;
+    metrics.batchGroupSize.observe(group.length);
+    for (const { batch } of group) {
+      metrics.batchSize.observe(batch.messages.length);
+      metrics.eventsIn.inc({ topic: batch.topic }, batch.messages.length);
+    }
+    // When the group fails for a reason that may be one batch's alone (its dead-letter topic refused, a
+    // model failing, one partition's streams conflicting MAX_SAVE_ATTEMPTS times), its batches go through
+    // again one by one in order, so that only those it belongs to are given back; see sharedFailure.
+    const members = group.map((q) => ({
+      q,
+      resolve: () => this.#commit(q.batch, q.control).then(q.resolve, q.reject),
+      reject: (err: unknown) => q.reject(err),
+    }));
+    let failed = false;
+    void sendAsGroup(
+      members,
+      async (parts) => {
+        if (parts.length === 1 && failed && parts[0]!.q.control.isStale()) return; // its commit is left to the new owner
+        return this.#handleGroup(parts.map((m) => m.q));
+      },
+      (err) => {
+        failed = true;
+        const shared = sharedFailure(err);
+        if (!shared) this.#log.warn({ partitions: describe(group.map(({ batch }) => batch)), err: (err as Error)?.message ?? String(err) }, 'a group of batches failed; handling each on its own');
+        return shared;
       },
     );
   }
@@ -248,11 +262,6 @@ export class BatchPipeline {
   async #handleGroup(group: readonly Queued[]): Promise<void> {
     const { metrics } = this.#d;
     const snapshot = this.#d.models();
-    metrics.batchGroupSize.observe(group.length);
-    for (const { batch } of group) {
-      metrics.batchSize.observe(batch.messages.length);
-      metrics.eventsIn.inc({ topic: batch.topic }, batch.messages.length);
-    }
     const sources: EventSource[] = group.map(({ batch }) => ({ topic: batch.topic, partition: batch.partition }));
 
     let out = newOutgoing();
@@ -287,13 +296,7 @@ export class BatchPipeline {
     this.#recordActive(decoded);
   }
 
-  /** Commits each saved batch of a group, each on its own: one partition's failure is not another's. */
-  #finish(group: readonly Queued[]): void {
-    for (const q of group) {
-      this.#commit(q.batch, q.control).then(q.resolve, q.reject);
-    }
-  }
-
+  /** Commits a saved batch; each batch of a group on its own, so that one partition's failure is not another's. */
   async #commit(batch: InboundBatch, control: BatchControl): Promise<void> {
     await control.heartbeat();
     if (control.isStale()) {
@@ -455,7 +458,10 @@ export class BatchPipeline {
     for (const ev of w.events) {
       if (ev.source !== source) {
         source = ev.source;
-        if (applied !== undefined) {
+        if (applied?.end === true) {
+          // The earlier batch ended the stream: one by one, this batch would find no record.
+          recorded = false;
+        } else if (applied !== undefined) {
           recorded = true;
           recordedHash = applied.topicHash;
           recordedPartition = applied.msg.partition;
@@ -474,6 +480,8 @@ export class BatchPipeline {
       lastTs = ev.reset ? ev.ts : Math.max(lastTs, ev.ts);
       w.toApply.push(ev);
       applied = ev;
+      // The stream is over: what follows starts afresh, with no last event time to be late against.
+      if (ev.end) lastTs = Number.NEGATIVE_INFINITY;
     }
   }
 
@@ -586,7 +594,10 @@ export class BatchPipeline {
       w.steps += 1;
       w.deleted = ev.end;
       // The stream is over: what follows in this batch starts afresh (the step job zeroed its floats).
-      if (ev.end) w.steps = 0;
+      if (ev.end) {
+        w.steps = 0;
+        w.lastTs = Number.NEGATIVE_INFINITY;
+      }
     }
     out.perModel.set(model.name, (out.perModel.get(model.name) ?? 0) + forecasts);
   }
@@ -686,6 +697,32 @@ export class BatchPipeline {
       }
     }
   }
+}
+
+/** kafkajs errors that say the connection or the group failed, not one topic or partition. */
+const SHARED_KAFKA_ERRORS = new Set(['KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSRequestTimeoutError', 'KafkaJSBrokerNotFound', 'KafkaJSLockTimeout']);
+
+/**
+ * True when a group's failure would be the same for each of its batches on
+ * its own: Redis unavailable, a Kafka connection or timeout, the consumer
+ * group moving on. Going through the batches one by one would then only
+ * wait out the same failure once per batch (past the drain and session
+ * timeouts, in an outage), so they are all given back at once.
+ */
+export function sharedFailure(err: unknown): boolean {
+  const seen = new Set<unknown>();
+  const queue: unknown[] = [err];
+  while (queue.length > 0) {
+    const e = queue.shift();
+    if (typeof e !== 'object' || e === null || seen.has(e)) continue;
+    seen.add(e);
+    const { code, name, cause, originalError } = e as { code?: unknown; name?: unknown; cause?: unknown; originalError?: unknown };
+    if (isStreamcellError(e) && code === 'redis_unavailable') return true;
+    if (typeof name === 'string' && SHARED_KAFKA_ERRORS.has(name)) return true;
+    if (isGroupChange(e)) return true;
+    queue.push(cause, originalError);
+  }
+  return false;
 }
 
 /** A group's partitions for a log line, as topic/partition, comma-separated. */

@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '@streamcell/model';
 import { predictRows } from '@streamcell/cli';
-import { DEAD_LETTER_HEADERS, IDEMPOTENCY_HEADER } from '@streamcell/protocol';
+import { DEAD_LETTER_HEADERS, IDEMPOTENCY_HEADER, StreamcellError } from '@streamcell/protocol';
 import { MemoryStateStore, decodeRecord, stateKey, type SaveResult, type StateWrite } from '@streamcell/state';
 import type { InboundBatch } from '@streamcell/streams';
 import { createLogger, createWorkerMetrics } from '@streamcell/telemetry';
 import { ModelRegistry } from '../src/models.ts';
-import { GROUP_EVENTS } from '../src/pipeline.ts';
+import { GROUP_EVENTS, sharedFailure } from '../src/pipeline.ts';
 import { MODELS_DIR, REPO_ROOT, batchOf, closeHarnessSteps, counter, harnessSteps, histogramCount, type RecordingSink, pipelineHarness, recordingControl } from './helpers.ts';
 
 const FEATURES = ['precipitation', 'temp_max', 'temp_min', 'wind'] as const;
@@ -138,6 +138,16 @@ describe.each([
     expect(await store.load([stateKey('streamcell:', 'weather', 'z')])).toEqual([null]);
   });
 
+  it('starts a stream afresh after its end within a batch: an earlier event time is not late, and the saved record is the new life\'s', async () => {
+    const { pipeline, sink, store } = await pipelineHarness();
+    await pipeline.handle(batchOf([event('w', 40), event('w', 41, { end: true }), event('w', 5), event('w', 6)]), recordingControl());
+    expect(sink.messages('events.dlq')).toEqual([]);
+    expect(sink.forecasts().map((f) => flat(f.forecast)).slice(2)).toEqual(await offline(2, 5));
+    const [saved] = await store.load([stateKey('streamcell:', 'weather', 'w')]);
+    const rec = decodeRecord(saved!);
+    expect(typeof rec === 'string' ? rec : [rec.steps, rec.lastEventTs]).toEqual([2, T0 + 6 * DAY]);
+  });
+
   it('reloads and redoes a stream whose state another worker saved meanwhile, applying each event once', async () => {
     // What the other worker saved: events 0..9 of the stream.
     const other = await pipelineHarness();
@@ -209,7 +219,7 @@ describe.each([
       failLoads = false;
       override load(keys: readonly string[]): Promise<(Buffer | null)[]> {
         this.loads += 1;
-        return this.failLoads ? Promise.reject(new Error('Redis unavailable')) : super.load(keys);
+        return this.failLoads ? Promise.reject(new StreamcellError('redis_unavailable', 'Redis MGET failed: connection refused', { retriable: true })) : super.load(keys);
       }
       override save(writes: readonly StateWrite[], ttlMs: number): Promise<SaveResult[]> {
         this.saves += 1;
@@ -307,7 +317,7 @@ describe.each([
       expect(controls.map((c) => c.commits)).toEqual([['55'], ['55']]);
     });
 
-    it(`closes a group at ${GROUP_EVENTS} events`, async () => {
+    it(`puts at most ${GROUP_EVENTS} events in a group`, async () => {
       const store = new CountingStore();
       const { pipeline, metrics } = await pipelineHarness({}, store);
       const size = Math.ceil(GROUP_EVENTS * 0.4);
@@ -346,8 +356,28 @@ describe.each([
       expect(together.sink.forecasts()).toHaveLength(8);
     });
 
+    it('starts a stream afresh after an earlier batch of its group ended it, as one by one', async () => {
+      // 'e' ends on partition 0; partition 1 then has earlier event times: no record one by one, so no out_of_order and no count.
+      const batchesOf = (): InboundBatch[] => [
+        batchOf([event('e', 40), event('e', 41, { end: true })], { partition: 0, firstOffset: 300 }),
+        batchOf([event('e', 5), event('e', 6)], { partition: 1, firstOffset: 300 }),
+      ];
+      const together = await pipelineHarness();
+      const apart = await pipelineHarness();
+      await Promise.all(batchesOf().map((b) => together.pipeline.handle(b, recordingControl())));
+      for (const b of batchesOf()) await apart.pipeline.handle(b, recordingControl());
+      for (const h of [together, apart]) {
+        expect(h.sink.messages('events.dlq')).toEqual([]);
+        expect(await counter(h.metrics, 'streamcell_cross_partition_events_total')).toBe(0);
+      }
+      expect(together.sink.forecasts().map((f) => flat(f.forecast)).slice(2)).toEqual(await offline(2, 5));
+      const key = stateKey('streamcell:', 'weather', 'e');
+      expect(await together.store.load([key])).toEqual(await apart.store.load([key]));
+    });
+
     it('when a group fails for one batch\'s reason, handles each on its own so that only that batch is given back', async () => {
-      const { pipeline, sink } = await pipelineHarness();
+      const store = new CountingStore();
+      const { pipeline, sink, metrics } = await pipelineHarness({}, store);
       // The dead-letter topic of 'refused' does not take messages; the group's one send includes its dead letter.
       const send = sink.send.bind(sink);
       sink.send = (records) => (records.some((r) => r.topic === 'refused.dlq') ? Promise.reject(new Error('topic refused.dlq: not authorized')) : send(records));
@@ -357,6 +387,10 @@ describe.each([
       const results = await Promise.allSettled([...good, bad].map((b, i) => pipeline.handle(b, controls[i]!)));
       expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected']);
       expect(controls.map((c) => c.commits.length)).toEqual([1, 1, 0]);
+      // The group, then each batch alone; counted once as consumed.
+      expect(store.loads).toBe(4);
+      expect(await histogramCount(metrics, 'streamcell_batch_group_batches')).toEqual({ count: 1, sum: 3 });
+      expect(await counter(metrics, 'streamcell_events_total', { topic: 'events' })).toBe(6);
       // The good batches' forecasts went out once each (their first group's send failed as a whole).
       expect(sink.forecasts().map((f) => f.stream).sort()).toEqual(['g0', 'g0', 'g0', 'g1', 'g1', 'g1']);
     });
@@ -373,7 +407,7 @@ describe.each([
       expect(stale!.commits).toEqual([]);
     });
 
-    it('gives every batch of a group back uncommitted when the group fails', async () => {
+    it('gives every batch of a group back at once, uncommitted, when the group fails for a reason they all share', async () => {
       const store = new CountingStore();
       const { pipeline, sink } = await pipelineHarness({}, store);
       store.failLoads = true;
@@ -383,6 +417,8 @@ describe.each([
       expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
       expect(controls.map((c) => c.commits)).toEqual([[], [], []]);
       expect(sink.sent).toEqual([]);
+      // Redis unavailable would be the same for each batch alone: no load more.
+      expect(store.loads).toBe(1);
     });
   });
 });
@@ -454,5 +490,26 @@ describe('ModelRegistry', () => {
     await pipeline.handle(batchOf([event('v', 1)]), recordingControl());
     expect(await counter(metrics, 'streamcell_state_resets_total', { reason: 'model_version' })).toBe(1);
     expect(decodeRecord((await store.load([key]))[0]!)).toMatchObject({ steps: 1 });
+  });
+});
+
+describe('sharedFailure', () => {
+  it('says which failures every batch of a group would meet alone', () => {
+    const kafka = (cause: unknown): StreamcellError => new StreamcellError('kafka_unavailable', 'send failed', { retriable: true, cause });
+    const named = (name: string, extra: Record<string, unknown> = {}): Error => Object.assign(new Error(name), { name, ...extra });
+    // Shared: Redis down, a Kafka connection or timeout (also under kafkajs' retries), the group moving on.
+    expect(sharedFailure(new StreamcellError('redis_unavailable', 'MGET failed', { retriable: true }))).toBe(true);
+    expect(sharedFailure(new Error('wrapped', { cause: new StreamcellError('redis_unavailable', 'EVALSHA timed out') }))).toBe(true);
+    expect(sharedFailure(kafka(named('KafkaJSConnectionError')))).toBe(true);
+    expect(sharedFailure(kafka(named('KafkaJSNumberOfRetriesExceeded', { originalError: named('KafkaJSRequestTimeoutError') })))).toBe(true);
+    expect(sharedFailure(named('KafkaJSProtocolError', { type: 'REBALANCE_IN_PROGRESS' }))).toBe(true);
+    // Possibly one batch's: a topic refused, a message too large, the state of some streams changing, anything else.
+    expect(sharedFailure(kafka(named('KafkaJSProtocolError', { type: 'TOPIC_AUTHORIZATION_FAILED' })))).toBe(false);
+    expect(sharedFailure(new StreamcellError('too_large', 'a message exceeds the broker size limit'))).toBe(false);
+    expect(sharedFailure(new Error('state of 3 streams kept changing under partitions events/1'))).toBe(false);
+    expect(sharedFailure(undefined)).toBe(false);
+    const loop: { cause?: unknown } = new Error('loop');
+    loop.cause = loop;
+    expect(sharedFailure(loop)).toBe(false);
   });
 });
