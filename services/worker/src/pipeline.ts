@@ -80,8 +80,9 @@ const NO_FLOATS = new Float32Array(0);
 const MAX_SAVE_ATTEMPTS = 5;
 
 /**
- * Events at which a group of batches closes and goes through: batches
- * arriving together are handled together until they hold this many.
+ * Most events in a group of batches: batches arriving together are handled
+ * together up to this many; a batch that would go past it waits for the
+ * next group, and a larger one goes alone.
  */
 export const GROUP_EVENTS = 1024;
 
@@ -221,7 +222,7 @@ export class BatchPipeline {
     });
   }
 
-  /** Sends the queued batches through as one group (one by one after a failure of the group that may not be all of theirs). */
+  /** Sends the queued batches through as one group (and one by one if the group fails for what may be only some of theirs). */
   #flush(): void {
     const group = this.#queue;
     if (group.length === 0) return;
