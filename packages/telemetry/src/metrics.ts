@@ -12,6 +12,7 @@ export interface WorkerMetrics {
   readonly deadLetters: Counter<'code'>;
   readonly batchSize: Histogram;
   readonly batchGroupSize: Histogram;
+  readonly batchGroupFailures: Counter<'handling'>;
   readonly stepSeconds: Histogram<'model'>;
   readonly stepJobs: Counter<'thread'>;
   readonly redisSeconds: Histogram<'op'>;
@@ -41,6 +42,14 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 
 /** Why a stream's state starts afresh: the `reason` label of streamcell_state_resets_total. */
 export const STATE_RESET_REASONS = ['reset_flag', 'model_version', 'shape', 'unreadable'] as const;
+
+/**
+ * What became of a failed group of several batches: the `handling` label of
+ * streamcell_batch_group_failures_total. `given_back`: a failure each batch
+ * would meet alone (Redis or Kafka unavailable), all given back at once;
+ * `one_by_one`: any other, the batches then went through one by one.
+ */
+export const BATCH_GROUP_FAILURE_HANDLING = ['given_back', 'one_by_one'] as const;
 
 /**
  * Registers the worker's metrics (and Node's process metrics) on a fresh
@@ -73,6 +82,12 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean; deadLet
       name: 'streamcell_batch_group_batches',
       help: 'Partition batches handled together as one group (one state load, one send and one save for all of them)',
       buckets: [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64],
+      registers,
+    }),
+    batchGroupFailures: new Counter({
+      name: 'streamcell_batch_group_failures_total',
+      help: 'Groups of several batches that failed, by handling: given_back (a failure every batch shares, such as Redis unavailable) or one_by_one (the batches went through again each on its own)',
+      labelNames: ['handling'],
       registers,
     }),
     stepSeconds: new Histogram({
@@ -143,6 +158,7 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean; deadLet
     }),
   };
   for (const reason of STATE_RESET_REASONS) metrics.stateResets.inc({ reason }, 0);
+  for (const handling of BATCH_GROUP_FAILURE_HANDLING) metrics.batchGroupFailures.inc({ handling }, 0);
   for (const code of options.deadLetterCodes ?? []) metrics.deadLetters.inc({ code }, 0);
   return metrics;
 }

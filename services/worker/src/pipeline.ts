@@ -253,6 +253,7 @@ export class BatchPipeline {
       (err) => {
         failed = true;
         const shared = sharedFailure(err);
+        this.#d.metrics.batchGroupFailures.inc({ handling: shared ? 'given_back' : 'one_by_one' });
         if (!shared) this.#log.warn({ partitions: describe(group.map(({ batch }) => batch)), err: (err as Error)?.message ?? String(err) }, 'a group of batches failed; handling each on its own');
         return shared;
       },

@@ -391,6 +391,8 @@ describe.each([
       expect(store.loads).toBe(4);
       expect(await histogramCount(metrics, 'streamcell_batch_group_batches')).toEqual({ count: 1, sum: 3 });
       expect(await counter(metrics, 'streamcell_events_total', { topic: 'events' })).toBe(6);
+      expect(await counter(metrics, 'streamcell_batch_group_failures_total', { handling: 'one_by_one' })).toBe(1);
+      expect(await counter(metrics, 'streamcell_batch_group_failures_total', { handling: 'given_back' })).toBe(0);
       // The good batches' forecasts went out once each (their first group's send failed as a whole).
       expect(sink.forecasts().map((f) => f.stream).sort()).toEqual(['g0', 'g0', 'g0', 'g1', 'g1', 'g1']);
     });
@@ -409,7 +411,7 @@ describe.each([
 
     it('gives every batch of a group back at once, uncommitted, when the group fails for a reason they all share', async () => {
       const store = new CountingStore();
-      const { pipeline, sink } = await pipelineHarness({}, store);
+      const { pipeline, sink, metrics } = await pipelineHarness({}, store);
       store.failLoads = true;
       const batches = [0, 1, 2].map((p) => batchOf(eventsOf([`f${p}`], 2), { partition: p }));
       const controls = batches.map(() => recordingControl());
@@ -419,6 +421,7 @@ describe.each([
       expect(sink.sent).toEqual([]);
       // Redis unavailable would be the same for each batch alone: no load more.
       expect(store.loads).toBe(1);
+      expect(await counter(metrics, 'streamcell_batch_group_failures_total', { handling: 'given_back' })).toBe(1);
     });
   });
 });
