@@ -18,7 +18,7 @@ export { SourceSet } from './source-set.ts';
 export type { KafkaSinkOptions } from './kafka-sink.ts';
 export { ensureTopics, missingTopics } from './topics.ts';
 export type { EnsureTopicsOptions, EnsureTopicsResult, TopicSpec } from './topics.ts';
-export { checkBrokers, isGroupChange } from './kafka-client.ts';
+export { checkBrokers, findCause, isGroupChange } from './kafka-client.ts';
 export type { KafkaConnectionOptions } from './kafka-client.ts';
 export { MemoryLog } from './memory-log.ts';
 export type { AppendMessage, AppendResult, MemoryLogOptions, MemorySourceOptions } from './memory-log.ts';

@@ -57,14 +57,19 @@ export function isGroupChange(err: unknown): boolean {
   return typeof err === 'object' && err !== null && GROUP_CHANGED.has(String((err as { type?: unknown }).type));
 }
 
-/** The first error in `err`'s cause chain that satisfies `test`. */
+/**
+ * The first error in `err`'s cause chain that satisfies `test`. The chain
+ * follows `cause`, or where there is none kafkajs's `originalError` (how its
+ * retry errors, such as KafkaJSNumberOfRetriesExceeded, hold the last failure).
+ */
 export function findCause(err: unknown, test: (e: unknown) => boolean): unknown {
   const seen = new Set<unknown>();
   let e: unknown = err;
   while (e !== undefined && e !== null && !seen.has(e)) {
     if (test(e)) return e;
     seen.add(e);
-    e = (e as { cause?: unknown }).cause;
+    const { cause, originalError } = e as { cause?: unknown; originalError?: unknown };
+    e = cause ?? originalError;
   }
   return undefined;
 }

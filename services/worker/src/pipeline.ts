@@ -35,7 +35,7 @@ import {
   type DeadLetterCode,
 } from '@streamcell/protocol';
 import { routeModel } from '@streamcell/model';
-import { isGroupChange, sendAsGroup, type BatchControl, type InboundBatch, type InboundMessage, type OutboundMessage, type OutboundRecords, type Sink } from '@streamcell/streams';
+import { findCause, isGroupChange, sendAsGroup, type BatchControl, type InboundBatch, type InboundMessage, type OutboundMessage, type OutboundRecords, type Sink } from '@streamcell/streams';
 import type { Logger, WorkerMetrics } from '@streamcell/telemetry';
 import type { ActiveStreams } from './active-streams.ts';
 import type { WorkerConfig } from './config.ts';
@@ -712,19 +712,9 @@ const SHARED_KAFKA_ERRORS = new Set(['KafkaJSConnectionError', 'KafkaJSConnectio
  * timeouts, in an outage), so they are all given back at once.
  */
 export function sharedFailure(err: unknown): boolean {
-  const seen = new Set<unknown>();
-  const queue: unknown[] = [err];
-  while (queue.length > 0) {
-    const e = queue.shift();
-    if (typeof e !== 'object' || e === null || seen.has(e)) continue;
-    seen.add(e);
-    const { code, name, cause, originalError } = e as { code?: unknown; name?: unknown; cause?: unknown; originalError?: unknown };
-    if (isStreamcellError(e) && code === 'redis_unavailable') return true;
-    if (typeof name === 'string' && SHARED_KAFKA_ERRORS.has(name)) return true;
-    if (isGroupChange(e)) return true;
-    queue.push(cause, originalError);
-  }
-  return false;
+  const shared = (e: unknown): boolean =>
+    (isStreamcellError(e) && e.code === 'redis_unavailable') || SHARED_KAFKA_ERRORS.has(String((e as { name?: unknown }).name)) || isGroupChange(e);
+  return findCause(err, shared) !== undefined;
 }
 
 /** A group's partitions for a log line, as topic/partition, comma-separated. */
