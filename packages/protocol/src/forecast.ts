@@ -125,6 +125,28 @@ export class ForecastWriter {
    * a slab other messages share: read it, do not write to it.
    */
   write(stream: string, ts: number, topic: string, partition: number, offset: string, forecast: ArrayLike<number>, error: ArrayLike<number> | null): Buffer {
+    const need = this.maxBytes(stream, topic, offset);
+    if (this.#slab.length - this.#used < need) {
+      this.#slab = Buffer.allocUnsafeSlow(Math.max(need, SLAB_BYTES));
+      this.#used = 0;
+    }
+    const start = this.#used;
+    this.#used = this.writeInto(this.#slab, start, stream, ts, topic, partition, offset, forecast, error);
+    return this.#slab.subarray(start, this.#used);
+  }
+
+  /** The most bytes {@link writeInto} may write for a message of this stream, topic and offset. */
+  maxBytes(stream: string, topic: string, offset: string): number {
+    // A JSON string takes at most 6 bytes per UTF-16 unit (\u escapes; UTF-8 takes at most 3), and its quotes.
+    return this.#bound + 6 * (topic.length + stream.length + offset.length) + 6;
+  }
+
+  /**
+   * Writes the message {@link write} would give into `out` at `at`, which
+   * has {@link maxBytes} free; returns where it ends. For a caller that
+   * keeps many messages back to back in a buffer of its own.
+   */
+  writeInto(out: Buffer, at: number, stream: string, ts: number, topic: string, partition: number, offset: string, forecast: ArrayLike<number>, error: ArrayLike<number> | null): number {
     const T = this.#targets;
     if (forecast.length < this.#horizon * T || (error !== null && error.length < T)) {
       throw new RangeError(`forecast needs ${this.#horizon * T} values and error ${T}; got ${forecast.length} and ${error?.length ?? 'none'}`);
@@ -133,15 +155,7 @@ export class ForecastWriter {
       this.#topic = topic;
       this.#topicJson = Buffer.from(JSON.stringify(topic), 'utf8');
     }
-    // A JSON string takes at most 6 bytes per UTF-16 unit (\u escapes; UTF-8 takes at most 3), and its quotes.
-    const need = this.#bound + this.#topicJson.length + 6 * (stream.length + offset.length) + 4;
-    if (this.#slab.length - this.#used < need) {
-      this.#slab = Buffer.allocUnsafeSlow(Math.max(need, SLAB_BYTES));
-      this.#used = 0;
-    }
-    const out = this.#slab;
-    const start = this.#used;
-    let at = putBytes(out, start, STREAM);
+    at = putBytes(out, at, STREAM);
     at = putJsonString(out, at, stream);
     at = putBytes(out, at, TS);
     at = writeNumberJson(out, at, ts);
@@ -174,8 +188,7 @@ export class ForecastWriter {
       out[at++] = CLOSE_BRACE;
     }
     out[at++] = CLOSE_BRACE;
-    this.#used = at;
-    return out.subarray(start, at);
+    return at;
   }
 }
 

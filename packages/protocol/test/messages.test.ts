@@ -66,6 +66,7 @@ describe('ForecastWriter', () => {
         };
         const got = writer.write(args.stream, args.ts, args.topic, args.partition, args.offset, Float64Array.from(args.flat), args.error && Float64Array.from(args.error));
         expect(got.toString('utf8'), JSON.stringify({ targets, horizon, args })).toBe(viaObject(model, targets, horizon, args).toString('utf8'));
+        expect(got.length).toBeLessThanOrEqual(writer.maxBytes(args.stream, args.topic, args.offset));
       }
     }
   });

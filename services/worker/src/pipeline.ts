@@ -187,6 +187,8 @@ export class BatchPipeline {
   #queue: Queued[] = [];
   #queuedEvents = 0;
   #flushScheduled = false;
+  /** The latest group's turn to decode; see {@link BatchPipeline.#decodeTurn}. */
+  #lastDecodeTurn: Promise<void> = Promise.resolve();
 
   constructor(deps: PipelineDeps) {
     this.#d = deps;
@@ -266,6 +268,7 @@ export class BatchPipeline {
     const snapshot = this.#d.models();
     const sources: EventSource[] = group.map(({ batch }) => ({ topic: batch.topic, partition: batch.partition }));
 
+    await this.#decodeTurn();
     let out = newOutgoing();
     let works = this.#decode(group, snapshot, out);
     const decoded = works;
@@ -296,6 +299,22 @@ export class BatchPipeline {
     // Scores first: the states are saved, so they count even if a rebalance stops the commit.
     this.#recordErrors(sums);
     this.#recordActive(decoded);
+  }
+
+  /**
+   * Resolves in a turn of the event loop of this group's own, after the
+   * groups before it have decoded. Decoding a backlog's batch of a few
+   * thousand events is tens of milliseconds of JSON without a break, and a
+   * fetch hands over all its partitions' batches at once: decoded back to
+   * back, none of their Redis loads would be read (nor any step job sent)
+   * until the last was done, and the step thread would sit idle meanwhile.
+   * One decode per turn lets the event loop read the replies in between, so
+   * the step thread works on one group while this thread decodes the next.
+   */
+  #decodeTurn(): Promise<void> {
+    const turn = this.#lastDecodeTurn.then(() => new Promise<void>((resolve) => setImmediate(resolve)));
+    this.#lastDecodeTurn = turn;
+    return turn;
   }
 
   /** Commits a saved batch; each batch of a group on its own, so that one partition's failure is not another's. */

@@ -77,11 +77,35 @@ export interface StepJob {
 
 /** What a job gives back besides its updated states, histories and known counts. */
 export interface StepOutput {
-  /** The forecast message of each event, in event order. */
-  readonly messages: Buffer[];
+  /**
+   * The forecast messages of the events, in event order, back to back:
+   * message i ends at `ends[i]` (and starts where message i - 1 ends). One
+   * buffer of the job's own (its whole ArrayBuffer), so that a step thread
+   * hands it over in one transfer.
+   */
+  readonly bytes: Uint8Array;
+  readonly ends: Uint32Array;
   readonly sums: ErrorSums;
   /** Seconds spent in the kernel. */
   readonly kernelSeconds: number;
+}
+
+/** Room first set aside per forecast message of a job (the buffer grows when that is not enough). */
+const INITIAL_MESSAGE_BYTES = 512;
+
+/**
+ * The messages of a {@link StepOutput} as Buffers, each a view of its bytes
+ * (no copy): what the pipeline sends.
+ */
+export function forecastMessages(out: Pick<StepOutput, 'bytes' | 'ends'>): Buffer[] {
+  const { bytes, ends } = out;
+  const messages = new Array<Buffer>(ends.length);
+  for (let i = 0, from = 0; i < ends.length; i++) {
+    const end = ends[i]!;
+    messages[i] = Buffer.from(bytes.buffer, bytes.byteOffset + from, end - from);
+    from = end;
+  }
+  return messages;
 }
 
 /** Runs `job` on `model`: updates its states, histories and known counts in place; returns the messages and error sums. */
@@ -104,7 +128,10 @@ export function runStepJob(model: StepModel, job: StepJob): StepOutput {
   const actual = new Float64Array(T);
   const oneStep = new Float64Array(T);
   const scratch = new Float32Array(L);
-  const messages = new Array<Buffer>(m);
+  // Messages back to back; the buffer doubles when a message might not fit.
+  let bytes = Buffer.allocUnsafeSlow(m * INITIAL_MESSAGE_BYTES);
+  const ends = new Uint32Array(m);
+  let used = 0;
   let kernelSeconds = 0;
   let from = 0;
   for (const waveEnd of job.waveEnds) {
@@ -119,7 +146,8 @@ export function runStepJob(model: StepModel, job: StepJob): StepOutput {
           job.known[s] = 0;
         }
         for (let j = 0; j < D; j++) x[i * D + j] = job.x[e * D + j]!;
-        for (let j = 0; j < S; j++) state[i * S + j] = job.states[s * S + j]!;
+        // A state is hundreds of floats: one native copy beats a loop.
+        state.set(job.states.subarray(s * S, (s + 1) * S), i * S);
       }
       const t0 = performance.now();
       stepper.step(rows, x, state, head);
@@ -127,14 +155,23 @@ export function runStepJob(model: StepModel, job: StepJob): StepOutput {
       for (let i = 0; i < rows; i++) {
         const e = start + i;
         const s = job.stream[e]!;
-        for (let j = 0; j < S; j++) job.states[s * S + j] = state[i * S + j]!;
+        job.states.set(state.subarray(i * S, (i + 1) * S), s * S);
         scaler.toForecast(head, i * O, x, i * D, forecast, 0);
         for (let t = 0; t < T; t++) actual[t] = job.actual[e * T + t]!;
         const scored = scoreAndShift(layout, histories[s]!, job.known[s]!, actual, forecast, sums, oneStep, scratch);
         job.known[s] = scored.known;
         const from = job.sources[job.source[e]!];
         if (from === undefined) throw new RangeError(`step job event ${e} names source ${job.source[e]}, of ${job.sources.length}`);
-        messages[e] = model.forecasts.write(job.streams[s]!, job.ts[e]!, from.topic, from.partition, job.offsets[e]!, forecast, scored.hasOneStepError ? oneStep : null);
+        const stream = job.streams[s]!;
+        const offset = job.offsets[e]!;
+        const need = used + model.forecasts.maxBytes(stream, from.topic, offset);
+        if (need > bytes.length) {
+          const grown = Buffer.allocUnsafeSlow(Math.max(need, 2 * bytes.length));
+          bytes.copy(grown, 0, 0, used);
+          bytes = grown;
+        }
+        used = model.forecasts.writeInto(bytes, used, stream, job.ts[e]!, from.topic, from.partition, offset, forecast, scored.hasOneStepError ? oneStep : null);
+        ends[e] = used;
         if ((job.flags[e]! & END) !== 0) {
           // The stream is over: what follows in this batch starts afresh.
           job.states.fill(0, s * S, (s + 1) * S);
@@ -145,5 +182,5 @@ export function runStepJob(model: StepModel, job: StepJob): StepOutput {
     }
     from = waveEnd;
   }
-  return { messages, sums, kernelSeconds };
+  return { bytes, ends, sums, kernelSeconds };
 }

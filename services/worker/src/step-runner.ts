@@ -27,7 +27,7 @@ import type { Manifest } from '@streamcell/model';
 import type { RnnWeights } from '@streamcell/rnn';
 import type { ErrorSums } from '@streamcell/state';
 import type { Logger } from '@streamcell/telemetry';
-import { runStepJob, type StepJob, type StepModel, type StepOutput } from './step-job.ts';
+import { forecastMessages, runStepJob, type StepJob, type StepModel, type StepOutput } from './step-job.ts';
 
 /** Messages to the step thread. */
 export type ToStepThread =
@@ -44,7 +44,7 @@ export type FromStepThread =
       readonly states: Float32Array;
       readonly histories: Float32Array;
       readonly known: Int32Array;
-      /** The messages back to back; `ends[i]` is where message i ends. */
+      /** The messages back to back; `ends[i]` is where message i ends (see StepOutput). */
       readonly bytes: Uint8Array;
       readonly ends: Uint32Array;
       readonly sums: ErrorSums;
@@ -54,6 +54,8 @@ export type FromStepThread =
 
 /** What a job's caller gets back: the job's arrays (updated; the ones it passed in when the job ran in place) and the outputs. */
 export interface StepResult extends StepOutput {
+  /** The forecast message of each event, in event order: views of `bytes`. */
+  readonly messages: Buffer[];
   readonly states: Float32Array;
   readonly histories: Float32Array;
   readonly known: Int32Array;
@@ -126,7 +128,7 @@ export class StepRunner {
     }
     this.#onJob('worker');
     const out = runStepJob(model, job);
-    return { ...out, states: job.states, histories: job.histories, known: job.known };
+    return { ...out, messages: forecastMessages(out), states: job.states, histories: job.histories, known: job.known };
   }
 
   /** Stops the step thread, failing the jobs it holds; later jobs run in the caller's thread. */
@@ -150,13 +152,8 @@ export class StepRunner {
     if (answer.type === 'failed') throw new Error(`step thread: ${answer.message}`);
     if (answer.type !== 'done') throw new Error(`step thread answered a job with ${answer.type}`);
     this.#losses = 0;
-    const messages = new Array<Buffer>(answer.ends.length);
-    for (let i = 0, from = 0; i < answer.ends.length; i++) {
-      const end = answer.ends[i]!;
-      messages[i] = Buffer.from(answer.bytes.buffer, answer.bytes.byteOffset + from, end - from);
-      from = end;
-    }
-    return { messages, sums: answer.sums, kernelSeconds: answer.kernelSeconds, states: answer.states, histories: answer.histories, known: answer.known };
+    const { bytes, ends, sums, kernelSeconds, states, histories, known } = answer;
+    return { bytes, ends, messages: forecastMessages(answer), sums, kernelSeconds, states, histories, known };
   }
 
   /** The id the current thread knows `model` by, and whether it took it; sends the model the first time. */

@@ -35,21 +35,10 @@ port.on('message', (msg: ToStepThread) => {
     const model = models.get(msg.model);
     if (model === undefined) throw new Error(`step thread has no model ${msg.model}`);
     const { job } = msg;
-    const { messages, sums, kernelSeconds } = runStepJob(model, job);
-    // The messages leave as one block: one transfer, not one clone per message.
-    let total = 0;
-    for (const b of messages) total += b.length;
-    const bytes = new Uint8Array(total);
-    const ends = new Uint32Array(messages.length);
-    let at = 0;
-    for (let i = 0; i < messages.length; i++) {
-      bytes.set(messages[i]!, at);
-      at += messages[i]!.length;
-      ends[i] = at;
-    }
+    const { bytes, ends, sums, kernelSeconds } = runStepJob(model, job);
     answer(
       { type: 'done', id: msg.id, states: job.states, histories: job.histories, known: job.known, bytes, ends, sums, kernelSeconds },
-      [job.states.buffer as ArrayBuffer, job.histories.buffer as ArrayBuffer, job.known.buffer as ArrayBuffer, bytes.buffer, ends.buffer],
+      [job.states.buffer as ArrayBuffer, job.histories.buffer as ArrayBuffer, job.known.buffer as ArrayBuffer, bytes.buffer as ArrayBuffer, ends.buffer as ArrayBuffer],
     );
   } catch (err) {
     answer({ type: 'failed', id: msg.id, message: err instanceof Error ? err.message : String(err) });

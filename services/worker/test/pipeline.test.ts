@@ -231,6 +231,27 @@ describe.each([
     const eventsOf = (streams: readonly string[], n: number, from = 0): { key: string; value: unknown }[] =>
       Array.from({ length: n }, (_, i) => streams.map((s, k) => event(s, from + i + k * 100))).flat();
 
+    it('sends the step job of a large group before the next group decodes, so that the step thread and this one work side by side', async () => {
+      const order: string[] = [];
+      class OrderStore extends MemoryStateStore {
+        override load(keys: readonly string[]): Promise<(Buffer | null)[]> {
+          order.push(`load ${keys[0]!.slice(-2, -1)}`);
+          return super.load(keys);
+        }
+      }
+      const { pipeline, steps } = await pipelineHarness({}, new OrderStore());
+      const run = steps.run.bind(steps);
+      steps.run = (model, job) => {
+        order.push(`step ${job.streams[0]!.slice(-2, -1)}`);
+        return run(model, job);
+      };
+      // Two backlog-sized batches (each over GROUP_EVENTS, so each its own group) handed over in one turn, as a fetch does.
+      const names = (p: string): string[] => Array.from({ length: 10 }, (_, k) => `s${p}${k}`);
+      const batches = [batchOf(eventsOf(names('a'), 110), { partition: 0 }), batchOf(eventsOf(names('b'), 110), { partition: 1 })];
+      await Promise.all(batches.map((b) => pipeline.handle(b, recordingControl())));
+      expect(order).toEqual(['load a', 'step a', 'load b', 'step b']);
+    });
+
     it('handles batches that arrive together as one group: one load, one send, one save, and each partition committed on its own', async () => {
       const store = new CountingStore();
       const { pipeline, sink, metrics } = await pipelineHarness({}, store);

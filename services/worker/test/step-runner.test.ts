@@ -91,6 +91,24 @@ describe('StepRunner', () => {
     expect(inline.threadJobs).toBe(0);
   });
 
+  it('lays the messages back to back in one buffer of the job, which grows for long stream ids and keeps earlier messages intact', async () => {
+    const m = await model('weather');
+    const job = randomJob(m, 11, 30, 3);
+    // Every fifth stream id is long enough that its messages need more room than a job first sets aside.
+    const streams = job.streams.map((s, i) => (i % 5 === 0 ? `${s}-${'é😀'.repeat(400 + i)}` : s));
+    const withLong = { ...job, streams };
+    for (const thread of [false, true]) {
+      const r = await runner(thread).run(m, copyJob(withLong));
+      expect(r.messages).toHaveLength(job.stream.length);
+      expect(r.ends.at(-1)).toBe(r.messages.reduce((n, b) => n + b.length, 0));
+      for (let e = 0; e < job.stream.length; e++) {
+        expect(r.messages[e]!.buffer).toBe(r.bytes.buffer);
+        const msg = JSON.parse(r.messages[e]!.toString('utf8')) as { stream: string; ts: number; source: { offset: string } };
+        expect([msg.stream, msg.ts, msg.source.offset]).toEqual([streams[job.stream[e]!], job.ts[e], job.offsets[e]]);
+      }
+    }
+  });
+
   it('zeroes a stream on reset before its step and after its last step on end', async () => {
     const m = await model('weather');
     const job = randomJob(m, 7, 3, 1);
