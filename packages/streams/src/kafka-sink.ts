@@ -105,7 +105,8 @@ export class KafkaSink implements Sink {
     if (total === 0) return Promise.resolve();
     if (!this.#connected) return Promise.reject(new StreamcellError('internal', 'KafkaSink.send called before connect() or after disconnect()'));
     return new Promise<void>((resolve, reject) => {
-      const pending: PendingSend = { records, bytes: recordsBytes(records), resolve, reject };
+      const sizes = messageSizes(records, total);
+      const pending: PendingSend = { records, sizes, bytes: sizes.reduce((n, b) => n + b, 0), resolve, reject };
       if (signal !== undefined) {
         // Still waiting when aborted: take it out of the queue; nothing of it was sent.
         const withdraw = (): void => {
@@ -132,7 +133,7 @@ export class KafkaSink implements Sink {
       const group = this.#waiting.splice(0, this.#mergeable());
       // Dispatched: an abort can no longer withdraw these.
       for (const g of group) g.release?.();
-      await sendAsGroup(group, (parts) => this.#sendNow(parts.flatMap((g) => g.records), parts.reduce((n, g) => n + g.bytes, 0)));
+      await sendAsGroup(group, (parts) => this.#sendNow(parts));
     }
     this.#flushing = false;
   }
@@ -147,11 +148,14 @@ export class KafkaSink implements Sink {
     return this.#waiting.length;
   }
 
-  /** Sends `records` (`bytes` estimated in all) in as few `sendBatch` calls as {@link chunkRecords} allows. */
-  async #sendNow(records: readonly OutboundRecords[], bytes: number): Promise<void> {
+  /** Sends the records of `parts` in as few `sendBatch` calls as {@link chunkRecords} allows. */
+  async #sendNow(parts: readonly PendingSend[]): Promise<void> {
+    const records = parts.length === 1 ? parts[0]!.records : parts.flatMap((g) => g.records);
     const total = records.reduce((n, r) => n + r.messages.length, 0);
-    // Most sends fit in one call: the messages then go as they are, without being measured or copied again.
-    const chunks = bytes <= this.#maxBatchBytes ? [byTopic(records)] : chunkRecords(records, this.#maxBatchBytes);
+    const bytes = parts.reduce((n, g) => n + g.bytes, 0);
+    // Most sends fit in one call: the messages then go as they are, without being copied again. Merged sends
+    // stay within the budget (#mergeable), so one to cut is a single send, measured when it was queued.
+    const chunks = bytes <= this.#maxBatchBytes ? [byTopic(records)] : chunkRecords(records, this.#maxBatchBytes, parts.length === 1 ? parts[0]!.sizes : undefined);
     for (const chunk of chunks) {
       this.#requests += 1;
       try {
@@ -191,7 +195,9 @@ type TopicMessages = { topic: string; messages: Message[] };
 
 interface PendingSend extends GroupMember {
   readonly records: readonly OutboundRecords[];
-  /** {@link estimateBytes} of all its messages. */
+  /** {@link estimateBytes} of each of its messages, in order, measured once when it was queued. */
+  readonly sizes: Uint32Array;
+  /** Their sum. */
   readonly bytes: number;
   /** Stops listening to the send's abort signal, once it is dispatched. */
   release?: () => void;
@@ -202,13 +208,14 @@ interface PendingSend extends GroupMember {
  * single larger message travels alone). Every run groups its messages by
  * topic, so one run is one `sendBatch` call.
  */
-export function chunkRecords(records: readonly OutboundRecords[], budget: number): TopicMessages[][] {
+export function chunkRecords(records: readonly OutboundRecords[], budget: number, sizes: ArrayLike<number> = messageSizes(records)): TopicMessages[][] {
   const chunks: TopicMessages[][] = [];
   let chunk: TopicMessages[] = [];
   let bytes = 0;
+  let at = 0;
   for (const r of records) {
     for (const m of r.messages) {
-      const size = estimateBytes(m);
+      const size = sizes[at++]!;
       if (bytes > 0 && bytes + size > budget) {
         chunks.push(chunk);
         chunk = [];
@@ -235,10 +242,12 @@ function byTopic(records: readonly OutboundRecords[]): TopicMessages[] {
   return topics;
 }
 
-function recordsBytes(records: readonly OutboundRecords[]): number {
-  let bytes = 0;
-  for (const r of records) for (const m of r.messages) bytes += estimateBytes(m);
-  return bytes;
+/** {@link estimateBytes} of every message of `records`, in order. */
+function messageSizes(records: readonly OutboundRecords[], total = records.reduce((n, r) => n + r.messages.length, 0)): Uint32Array {
+  const sizes = new Uint32Array(total);
+  let at = 0;
+  for (const r of records) for (const m of r.messages) sizes[at++] = estimateBytes(m);
+  return sizes;
 }
 
 function estimateBytes(m: OutboundMessage): number {

@@ -52,6 +52,8 @@ describe('KafkaSink chunking', () => {
     expect(flat('a')).toEqual(records[0]!.messages.map((m) => m.value));
     expect(flat('b')).toEqual(records[1]!.messages.map((m) => m.value));
     expect(chunkRecords(records, 1_000_000)).toHaveLength(1);
+    // Sizes measured before are taken as given, not measured again.
+    expect(chunkRecords(records, 600, new Uint32Array(15).fill(600)).map((c) => c.flatMap((t) => t.messages).length)).toEqual(new Array(15).fill(1));
     // A message above the budget travels alone rather than being dropped.
     expect(chunkRecords([{ topic: 'a', messages: [{ key: null, value: 'x'.repeat(50) }, { key: null, value: 'y' }] }], 10).map((c) => c[0]!.messages.length)).toEqual([1, 1]);
   });
