@@ -86,6 +86,9 @@ const MAX_SAVE_ATTEMPTS = 5;
  */
 export const GROUP_EVENTS = 1024;
 
+/** Events from which a group waits for a turn of the event loop of its own to decode (see #decodeTurn). */
+const OWN_TURN_EVENTS = 256;
+
 /** A batch waiting for its group, and the caller waiting for it. */
 interface Queued {
   readonly batch: InboundBatch;
@@ -187,8 +190,9 @@ export class BatchPipeline {
   #queue: Queued[] = [];
   #queuedEvents = 0;
   #flushScheduled = false;
-  /** The latest group's turn to decode; see {@link BatchPipeline.#decodeTurn}. */
+  /** The latest group's turn to decode, and how many groups wait for theirs; see {@link BatchPipeline.#decodeTurn}. */
   #lastDecodeTurn: Promise<void> = Promise.resolve();
+  #turnsWaiting = 0;
 
   constructor(deps: PipelineDeps) {
     this.#d = deps;
@@ -268,7 +272,8 @@ export class BatchPipeline {
     const snapshot = this.#d.models();
     const sources: EventSource[] = group.map(({ batch }) => ({ topic: batch.topic, partition: batch.partition }));
 
-    await this.#decodeTurn();
+    const turn = this.#decodeTurn(group);
+    if (turn !== undefined) await turn;
     let out = newOutgoing();
     let works = this.#decode(group, snapshot, out);
     const decoded = works;
@@ -303,16 +308,32 @@ export class BatchPipeline {
 
   /**
    * Resolves in a turn of the event loop of this group's own, after the
-   * groups before it have decoded. Decoding a backlog's batch of a few
-   * thousand events is tens of milliseconds of JSON without a break, and a
-   * fetch hands over all its partitions' batches at once: decoded back to
-   * back, none of their Redis loads would be read (nor any step job sent)
-   * until the last was done, and the step thread would sit idle meanwhile.
-   * One decode per turn lets the event loop read the replies in between, so
-   * the step thread works on one group while this thread decodes the next.
+   * groups before it have decoded; undefined when the group may decode at
+   * once. Decoding a backlog's batch of a few thousand events is tens of
+   * milliseconds of JSON without a break, and a fetch hands over all its
+   * partitions' batches at once: decoded back to back, none of their Redis
+   * loads would be read (nor any step job sent) until the last was done,
+   * and the step thread would sit idle meanwhile. One large decode per turn
+   * lets the event loop read the replies in between, so the step thread
+   * works on one group while this thread decodes the next. A small group
+   * (a fraction of a millisecond of decoding, as when the worker keeps up
+   * with its input) decodes at once, unless earlier groups still wait for
+   * their turn: groups decode in the order they were formed.
    */
-  #decodeTurn(): Promise<void> {
-    const turn = this.#lastDecodeTurn.then(() => new Promise<void>((resolve) => setImmediate(resolve)));
+  #decodeTurn(group: readonly Queued[]): Promise<void> | undefined {
+    let events = 0;
+    for (const q of group) events += q.batch.messages.length;
+    if (events < OWN_TURN_EVENTS && this.#turnsWaiting === 0) return undefined;
+    this.#turnsWaiting += 1;
+    const turn = this.#lastDecodeTurn.then(
+      () =>
+        new Promise<void>((resolve) =>
+          setImmediate(() => {
+            this.#turnsWaiting -= 1;
+            resolve();
+          }),
+        ),
+    );
     this.#lastDecodeTurn = turn;
     return turn;
   }
