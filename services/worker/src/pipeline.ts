@@ -190,7 +190,7 @@ export class BatchPipeline {
   #queue: Queued[] = [];
   #queuedEvents = 0;
   #flushScheduled = false;
-  /** The latest group's turn to decode, and how many groups wait for theirs; see {@link BatchPipeline.#decodeTurn}. */
+  /** The latest group's turn to decode, and how many groups were given a turn and have not decoded yet; see {@link BatchPipeline.#decodeTurn}. */
   #lastDecodeTurn: Promise<void> = Promise.resolve();
   #turnsWaiting = 0;
 
@@ -269,13 +269,22 @@ export class BatchPipeline {
   /** The data path up to the save, for a group of batches; see the file comment. */
   async #handleGroup(group: readonly Queued[]): Promise<void> {
     const { metrics } = this.#d;
-    const snapshot = this.#d.models();
     const sources: EventSource[] = group.map(({ batch }) => ({ topic: batch.topic, partition: batch.partition }));
 
-    const turn = this.#decodeTurn(group);
-    if (turn !== undefined) await turn;
     let out = newOutgoing();
-    let works = this.#decode(group, snapshot, out);
+    const turn = this.#decodeTurn(group);
+    let works: StreamWork[];
+    if (turn === undefined) {
+      works = this.#decode(group, this.#d.models(), out);
+    } else {
+      await turn;
+      try {
+        works = this.#decode(group, this.#d.models(), out);
+      } finally {
+        // Counted down once decoded, so that no small group slips in between its turn and its decode.
+        this.#turnsWaiting -= 1;
+      }
+    }
     const decoded = works;
     // Streams redone after a conflict are scored again; conflicts are rare
     // (rebalances) and counted, so the error metrics tolerate that.
@@ -317,23 +326,16 @@ export class BatchPipeline {
    * lets the event loop read the replies in between, so the step thread
    * works on one group while this thread decodes the next. A small group
    * (a fraction of a millisecond of decoding, as when the worker keeps up
-   * with its input) decodes at once, unless earlier groups still wait for
-   * their turn: groups decode in the order they were formed.
+   * with its input) decodes at once, unless earlier groups have not decoded
+   * yet: groups decode in the order they were formed. A caller given a turn
+   * counts `#turnsWaiting` down once it has decoded.
    */
   #decodeTurn(group: readonly Queued[]): Promise<void> | undefined {
     let events = 0;
     for (const q of group) events += q.batch.messages.length;
     if (events < OWN_TURN_EVENTS && this.#turnsWaiting === 0) return undefined;
     this.#turnsWaiting += 1;
-    const turn = this.#lastDecodeTurn.then(
-      () =>
-        new Promise<void>((resolve) =>
-          setImmediate(() => {
-            this.#turnsWaiting -= 1;
-            resolve();
-          }),
-        ),
-    );
+    const turn = this.#lastDecodeTurn.then(() => new Promise<void>((resolve) => setImmediate(resolve)));
     this.#lastDecodeTurn = turn;
     return turn;
   }

@@ -81,7 +81,8 @@ export interface StepOutput {
    * The forecast messages of the events, in event order, back to back:
    * message i ends at `ends[i]` (and starts where message i - 1 ends). One
    * buffer of the job's own (its whole ArrayBuffer), so that a step thread
-   * hands it over in one transfer.
+   * hands it over in one transfer. Its ArrayBuffer may run past the last
+   * message (room set aside and not used); `bytes` itself ends there.
    */
   readonly bytes: Uint8Array;
   readonly ends: Uint32Array;
@@ -182,5 +183,6 @@ export function runStepJob(model: StepModel, job: StepJob): StepOutput {
     }
     from = waveEnd;
   }
-  return { bytes, ends, sums, kernelSeconds };
+  // Only what was written (the ArrayBuffer underneath may be larger, and is what a step thread transfers).
+  return { bytes: bytes.subarray(0, used), ends, sums, kernelSeconds };
 }

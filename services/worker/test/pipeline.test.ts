@@ -250,6 +250,15 @@ describe.each([
       const batches = [batchOf(eventsOf(names('a'), 110), { partition: 0 }), batchOf(eventsOf(names('b'), 110), { partition: 1 })];
       await Promise.all(batches.map((b) => pipeline.handle(b, recordingControl())));
       expect(order).toEqual(['load a', 'step a', 'load b', 'step b']);
+
+      // A small group formed behind a large one that has not decoded yet waits for it; on its own it decodes at once.
+      order.length = 0;
+      const small = batchOf(eventsOf(names('c'), 2), { partition: 2 });
+      await Promise.all([pipeline.handle(batchOf(eventsOf(names('a'), 110, 110), { partition: 0 }), recordingControl()), pipeline.handle(small, recordingControl())]);
+      expect(order).toEqual(['load a', 'step a', 'load c', 'step c']);
+      order.length = 0;
+      await pipeline.handle(batchOf(eventsOf(names('c'), 2, 2), { partition: 2 }), recordingControl());
+      expect(order).toEqual(['load c', 'step c']);
     });
 
     it('handles batches that arrive together as one group: one load, one send, one save, and each partition committed on its own', async () => {
