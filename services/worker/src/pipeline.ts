@@ -273,17 +273,13 @@ export class BatchPipeline {
 
     let out = newOutgoing();
     const turn = this.#decodeTurn(group);
+    if (turn !== undefined) await turn;
     let works: StreamWork[];
-    if (turn === undefined) {
+    try {
       works = this.#decode(group, this.#d.models(), out);
-    } else {
-      await turn;
-      try {
-        works = this.#decode(group, this.#d.models(), out);
-      } finally {
-        // Counted down once decoded, so that no small group slips in between its turn and its decode.
-        this.#turnsWaiting -= 1;
-      }
+    } finally {
+      // Counted down once decoded, so that no small group slips in between a turn and its decode.
+      if (turn !== undefined) this.#turnsWaiting -= 1;
     }
     const decoded = works;
     // Streams redone after a conflict are scored again; conflicts are rare
