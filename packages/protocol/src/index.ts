@@ -1,6 +1,7 @@
 export { ERROR_CODES, StreamcellError, isStreamcellError } from './errors.ts';
 export type { ErrorCode, StreamcellErrorOptions } from './errors.ts';
 export { DEAD_LETTER_CODES, DEFAULT_MAX_EVENT_BYTES, MAX_STREAM_ID_BYTES, checkStreamId, decodeEvent, readFeatureValues } from './event.ts';
+export { EventScanner } from './event-scan.ts';
 export type { DeadLetterCode, DecodeOptions, DecodedEvent, Rejection } from './event.ts';
 export { ForecastWriter, IDEMPOTENCY_HEADER, encodeForecast, forecastSteps, idempotencyKey } from './forecast.ts';
 export type { ForecastMessage, SourceCoordinates } from './forecast.ts';

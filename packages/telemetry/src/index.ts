@@ -1,5 +1,6 @@
 export { REDACTED_PATHS, createLogger, redactUrl } from './logger.ts';
 export type { Logger, LoggerSettings } from './logger.ts';
+export { BulkHistogram } from './bulk-histogram.ts';
 export { BATCH_GROUP_FAILURE_HANDLING, STATE_RESET_REASONS, createGatewayMetrics, createWorkerMetrics } from './metrics.ts';
 export type { GatewayMetrics, WorkerMetrics } from './metrics.ts';
 export { createReplayerMetrics } from './replayer-metrics.ts';

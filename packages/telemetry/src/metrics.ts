@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { BulkHistogram } from './bulk-histogram.ts';
 
 /**
  * Every metric the worker exports. Names read `streamcell_<what>_<unit>`;
@@ -16,8 +17,9 @@ export interface WorkerMetrics {
   readonly stepSeconds: Histogram<'model'>;
   readonly stepJobs: Counter<'thread'>;
   readonly redisSeconds: Histogram<'op'>;
-  readonly eventLatencySeconds: Histogram;
-  readonly appendLatencySeconds: Histogram;
+  /** Observed a group at a time: {@link BulkHistogram.observeMany}. */
+  readonly eventLatencySeconds: BulkHistogram;
+  readonly appendLatencySeconds: BulkHistogram;
   readonly stateConflicts: Counter;
   readonly stateResets: Counter<'reason'>;
   readonly replaySkipped: Counter;
@@ -104,13 +106,13 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean; deadLet
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
       registers,
     }),
-    eventLatencySeconds: new Histogram({
+    eventLatencySeconds: new BulkHistogram({
       name: 'streamcell_event_to_forecast_seconds',
       help: 'From the event time (ts) to the forecast being acknowledged by Kafka',
       buckets: LATENCY_BUCKETS,
       registers,
     }),
-    appendLatencySeconds: new Histogram({
+    appendLatencySeconds: new BulkHistogram({
       name: 'streamcell_append_to_forecast_seconds',
       help: 'From the Kafka append time of the event to the forecast being acknowledged',
       buckets: LATENCY_BUCKETS,

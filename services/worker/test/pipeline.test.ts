@@ -84,6 +84,28 @@ describe.each([
     expect(steps.threadJobs).toBe(thread ? cuts.length - 1 : 0);
   });
 
+  it('forecasts an event the same whether the scanner reads it or decodeEvent does', async () => {
+    // The same events twice: as JSON.stringify writes them (the scanner's shape), and with a
+    // field of the producer's own holding escapes, which the scanner leaves to decodeEvent.
+    const plain = [];
+    const escaped = [];
+    for (let i = 0; i < 12; i++) {
+      for (const stream of ['p', 'q']) {
+        const e = event(stream, i + (stream === 'q' ? 50 : 0), { reset: i === 5, end: i === 9 && stream === 'p' });
+        plain.push({ key: e.key, value: JSON.stringify(e.value) });
+        escaped.push({ key: e.key, value: JSON.stringify({ note: 'a "quoted"\nline', ...(e.value as object) }) });
+      }
+    }
+    const published = [];
+    for (const events of [plain, escaped]) {
+      const { pipeline, sink } = await pipelineHarness();
+      await pipeline.handle(batchOf(events, { firstOffset: 1000 }), recordingControl());
+      published.push(sink.sent.flatMap((r) => r.messages.map((m) => [m.key, String(m.value)])));
+    }
+    expect(published[0]).toHaveLength(24);
+    expect(published[1]).toEqual(published[0]);
+  });
+
   it('skips events already in the saved state when a batch is delivered again', async () => {
     const { pipeline, sink, store, metrics } = await pipelineHarness();
     const batch = batchOf(Array.from({ length: 10 }, (_, i) => event('r', i)));
