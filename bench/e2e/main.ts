@@ -1,12 +1,14 @@
 /**
  * End-to-end benchmark of one worker on the real Kafka and Redis:
  *
- *   pnpm bench:e2e [--events N] [--rate-seconds S] [--warmup-seconds S] [--broker-warmup-seconds S] [--concurrency N] [--hidden N] [--layers N] [--quick] [--trace]
+ *   pnpm bench:e2e [--events N] [--rate-seconds S] [--warmup-seconds S] [--broker-warmup-seconds S] [--concurrency N] [--hidden N] [--layers N] [--node-flags "..."] [--quick] [--trace]
  *
  * One worker process, 10,000 streams, a 2-layer LSTM (hidden 64, input 8,
  * horizon 4, 2 targets), 12 partitions. --hidden and --layers change the
  * model (for seeing how much of the worker's cost is the model's); the
- * issue's figures are with the defaults.
+ * issue's figures are with the defaults. --node-flags adds Node flags to
+ * the worker and pass-through processes, after the image's NODE_OPTIONS:
+ * `--node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"` profiles both.
  *   1. Throughput: N events (default 1,000,000) produced ahead, then the
  *      highest sustained rate at which the worker commits them (consume,
  *      load, step, publish, save).
@@ -41,7 +43,7 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { cpus, hostname, tmpdir } from 'node:os';
@@ -66,6 +68,7 @@ const { values: args } = parseArgs({
     hidden: { type: 'string', default: '64' },
     layers: { type: 'string', default: '2' },
     trace: { type: 'boolean', default: false },
+    'node-flags': { type: 'string', default: '' },
   },
 });
 /** A whole-number flag at least `min`, or exit with a line naming it. */
@@ -194,7 +197,6 @@ async function committed(group: string, topic: string): Promise<number> {
   }
 }
 
-/** Waits until `group` has committed `total` messages of `topic`; returns the sustained rate between first and last commit. */
 /** CPU seconds (user + system, all threads) a process has used so far, from /proc; NaN where there is no /proc. */
 function cpuSeconds(pid: number | undefined): number {
   try {
@@ -206,23 +208,57 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
+/** Threads of a Node process, by what Linux calls them: the main thread, worker_threads (the step thread), V8's platform threads (GC, compiling), the rest (libuv's pool, signals). */
+const THREAD_KINDS = ['main', 'step', 'v8', 'other'] as const;
+type ThreadCpu = Record<(typeof THREAD_KINDS)[number], number>;
+
+/** CPU seconds a process's threads have used so far, by kind; undefined where there is no /proc. A thread that ended is no longer counted. */
+function threadCpuSeconds(pid: number | undefined): ThreadCpu | undefined {
+  try {
+    const sums: ThreadCpu = { main: 0, step: 0, v8: 0, other: 0 };
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      const kind = tid === String(pid) ? 'main' : name === 'WorkerThread' ? 'step' : name.startsWith('V8Worker') ? 'v8' : 'other';
+      sums[kind] += (Number(fields[11]) + Number(fields[12])) / 100;
+    }
+    return sums;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Waits until `group` has committed `total` messages of `topic`. Returns the
  * sustained rate between first and last commit seen, and the CPU time the
  * process `pid` spent per message over the same window (robust to the
  * time-sharing that moves the rate: every process of the benchmark shares 2 cores).
  */
-async function drainRate(group: string, topic: string, total: number, timeoutMs: number, pid: number | undefined): Promise<{ rate: number; cpuUsPerEvent: number }> {
+async function drainRate(
+  group: string,
+  topic: string,
+  total: number,
+  timeoutMs: number,
+  pid: number | undefined,
+): Promise<{ rate: number; cpuUsPerEvent: number; threadUsPerEvent: ThreadCpu | undefined }> {
   const deadline = Date.now() + timeoutMs;
-  let first: { t: number; n: number; cpu: number } | undefined;
+  let first: { t: number; n: number; cpu: number; threads: ThreadCpu | undefined } | undefined;
   for (;;) {
     const n = await committed(group, topic);
     const t = performance.now();
     const cpu = cpuSeconds(pid);
-    if (!first && n > 0) first = { t, n, cpu };
+    const threads = threadCpuSeconds(pid);
+    if (!first && n > 0) first = { t, n, cpu, threads };
     if (n >= total) {
-      if (!first || t <= first.t) return { rate: Number.NaN, cpuUsPerEvent: Number.NaN };
-      return { rate: ((n - first.n) * 1000) / (t - first.t), cpuUsPerEvent: ((cpu - first.cpu) * 1e6) / (n - first.n) };
+      if (!first || t <= first.t) return { rate: Number.NaN, cpuUsPerEvent: Number.NaN, threadUsPerEvent: undefined };
+      const events = n - first.n;
+      const from = first.threads;
+      const threadUsPerEvent =
+        from === undefined || threads === undefined
+          ? undefined
+          : (Object.fromEntries(THREAD_KINDS.map((k) => [k, ((threads[k] - from[k]) * 1e6) / events])) as ThreadCpu);
+      return { rate: (events * 1000) / (t - first.t), cpuUsPerEvent: ((cpu - first.cpu) * 1e6) / events, threadUsPerEvent };
     }
     if (Date.now() > deadline) throw new Error(`${group}: only ${n} of ${total} committed within ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 100));
@@ -250,6 +286,8 @@ function printTrace(label: string, traced: readonly [number, number, string][]):
 
 /** The Node flags the service image runs with (its NODE_OPTIONS), given to the worker and the pass-through alike. */
 const IMAGE_NODE_FLAGS = (/^\s*NODE_OPTIONS="([^"]*)"/m.exec(readFileSync(join(ROOT, 'deploy/docker/Dockerfile'), 'utf8'))?.[1] ?? '').split(/\s+/).filter(Boolean);
+/** --node-flags: more flags for the same children (profiling, GC tracing); none by default. */
+const EXTRA_NODE_FLAGS = args['node-flags'].split(/\s+/).filter(Boolean);
 
 /** SIGTERM, then waits for the exit (SIGKILL after 15 s). */
 async function stopChild(child: ChildProcess): Promise<void> {
@@ -273,7 +311,7 @@ async function groupStable(group: string, timeoutMs: number): Promise<void> {
 }
 
 function startChild(script: string, env: Record<string, string>, name: string): ChildProcess {
-  const child = spawn(process.execPath, [...IMAGE_NODE_FLAGS, script], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...IMAGE_NODE_FLAGS, ...EXTRA_NODE_FLAGS, script], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr.on('data', (d: Buffer) => {
     const text = d.toString();
     if (/"level":"(error|fatal)"/.test(text) || !text.startsWith('{')) process.stderr.write(`[${name}] ${text}`);
@@ -325,7 +363,7 @@ try {
     LOG_LEVEL: 'warn',
   }, 'worker');
   say('worker consuming the backlog');
-  const { rate: workerRate, cpuUsPerEvent: workerCpu } = await drainRate(workerGroup, events, EVENTS, 600_000, worker.pid);
+  const { rate: workerRate, cpuUsPerEvent: workerCpu, threadUsPerEvent: workerThreads } = await drainRate(workerGroup, events, EVENTS, 600_000, worker.pid);
   say(`worker: ${workerRate.toFixed(0)} events/s, ${workerCpu.toFixed(1)} µs CPU per event`);
 
   // 2. Pass-through floor with the same client settings.
@@ -473,11 +511,15 @@ try {
   const rows: [string, string][] = [
     ['machine', `${hostname()}, ${cpus().length} x ${cpus()[0]?.model ?? '?'}, Node ${process.versions.node}`],
     ['setup', `1 worker, ${STREAMS} streams, LSTM ${LAYERS}x${HIDDEN}, input ${INPUT}, horizon ${HORIZON}, ${PARTITIONS} partitions, ${EVENTS} events`],
-    ['Node flags of the worker and the pass-through (the image\'s NODE_OPTIONS)', IMAGE_NODE_FLAGS.join(' ') || '(none)'],
+    ['Node flags of the worker and the pass-through (the image\'s NODE_OPTIONS, then --node-flags)', [...IMAGE_NODE_FLAGS, ...EXTRA_NODE_FLAGS].join(' ') || '(none)'],
     ['worker events/s (sustained)', String(result.events_per_s)],
     ['pass-through events/s', String(result.passthrough_events_per_s)],
     ['ratio (target >= 0.6)', String(result.ratio)],
     ['CPU per event: worker / pass-through (µs, all threads; not in the JSON)', `${workerCpu.toFixed(1)} / ${passCpu.toFixed(1)} (ratio ${(passCpu / workerCpu).toFixed(3)})`],
+    [
+      'worker CPU per event while draining, by thread: main / step thread / V8 helpers (GC, compiling) / other (µs)',
+      workerThreads === undefined ? 'n/a (no /proc)' : THREAD_KINDS.map((k) => workerThreads[k].toFixed(1)).join(' / '),
+    ],
     [`latency p50 at ${RATE}/s (ms)`, String(result.p50_ms)],
     [`latency p99 at ${RATE}/s (ms, target <= 50)`, String(result.p99_ms)],
     [`pass-through alone, latency p50 / p99 at ${RATE}/s (ms, the floor; not in the JSON)`, `${pctOf(floorLatencies, 50)} / ${pctOf(floorLatencies, 99)} (${floorLatency.received} of ${floorLatency.sent} received)`],

@@ -183,6 +183,9 @@ export interface ModelRoutes {
  * both decide with this, so the gateway refuses exactly what the worker would.
  */
 export function routeModel(eventModel: string | undefined, topic: string, routes: ModelRoutes, serving: ReadonlyMap<string, unknown>): string | undefined {
-  const only = serving.size === 1 ? [...serving.keys()][0] : undefined;
-  return eventModel ?? routes.topicModels.get(topic) ?? routes.defaultModel ?? only;
+  // The worker asks for every event: the only model is looked up last, and without an array.
+  const routed = eventModel ?? routes.topicModels.get(topic) ?? routes.defaultModel;
+  if (routed !== undefined || serving.size !== 1) return routed;
+  for (const only of serving.keys()) return only;
+  return undefined;
 }
