@@ -31,9 +31,30 @@ function scaleDown(d: number, s: number): number {
   return -s <= 22 ? d * POW10[-s]! : d * 10 ** -s;
 }
 
-/** A float32's bits. */
-const bitsF32 = new Float32Array(1);
-const bitsU32 = new Uint32Array(bitsF32.buffer);
+/** 10^0 .. 10^-45 as doubles (rounded), for {@link decimalExponent}. */
+const NEG_POW10: readonly number[] = Array.from({ length: 46 }, (_, i) => 10 ** -i);
+
+/**
+ * floor(log10(a)) for a positive float32, or one more or one less near a
+ * power of ten, where the powers below 1 are rounded: either only moves the
+ * search below by one scale, within its margin. Comparisons, not the bits
+ * of the float (reading them back through typed arrays cost more than the
+ * search's trials).
+ */
+function decimalExponent(a: number): number {
+  let e = 0;
+  if (a >= 1) {
+    while (e < 38 && a >= POW10_38[e + 1]!) e++;
+    return e;
+  }
+  if (a < 1e-37) return Math.floor(Math.log10(a));
+  do e--;
+  while (a < NEG_POW10[-e]!);
+  return e;
+}
+
+/** 10^0 .. 10^39 (rounded past 10^22). */
+const POW10_38: readonly number[] = Array.from({ length: 40 }, (_, i) => 10 ** i);
 
 // What shortestDigits found (module state, not an object per number).
 let foundDigits = 0;
@@ -46,27 +67,45 @@ let foundExp10 = 0;
  * below about 1e-13 or above 1e22): then the caller checks the text itself.
  */
 function shortestDigits(a: number): boolean {
-  // A guess of the decimal exponent from the binary one (log10(2) = 0.30103): it may be
-  // one too small, which only widens the search. Subnormals ask Math.log10.
-  bitsF32[0] = a;
-  const e2 = (bitsU32[0]! >>> 23) - 127;
-  const e = e2 > -127 ? Math.floor(e2 * 0.30103) : Math.floor(Math.log10(a));
+  const e = decimalExponent(a);
   // Scales s (digits after the decimal point) from 0-1 significant digits to 9-10: the
   // largest always reads back (9 significant digits identify a float32). Reading back
   // is monotonic in s, so a binary search finds the shortest.
   let lo = -e - 1;
   let hi = -e + 9;
-  let digits = Math.floor(scaleUp(a, hi) + 0.5);
+  let digits = 0;
+  // Most float32 values of a model's output need 7 or 8 significant digits: the search
+  // tries those two scales first, and bisects only what they leave open.
+  const seven = -e + 6;
+  let d = readsBackAt(a, seven);
+  if (d !== 0) {
+    hi = seven;
+    digits = d;
+    d = readsBackAt(a, seven - 1);
+    if (d === 0) lo = seven;
+    else {
+      hi = seven - 1;
+      digits = d;
+    }
+  } else {
+    lo = seven + 1;
+    d = readsBackAt(a, lo);
+    if (d !== 0) {
+      hi = lo;
+      digits = d;
+    }
+  }
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    const d = Math.floor(scaleUp(a, mid) + 0.5);
-    if (d !== 0 && Math.fround(scaleDown(d, mid)) === a) {
+    d = readsBackAt(a, mid);
+    if (d !== 0) {
       hi = mid;
       digits = d;
     } else {
       lo = mid + 1;
     }
   }
+  if (digits === 0) digits = Math.floor(scaleUp(a, hi) + 0.5);
   let exp10 = -hi;
   while (digits % 10 === 0) {
     digits /= 10;
@@ -75,6 +114,12 @@ function shortestDigits(a: number): boolean {
   foundDigits = digits;
   foundExp10 = exp10;
   return hi <= 22 && hi >= -22;
+}
+
+/** The integer nearest `a` x 10^s when that decimal reads back to `a`, else 0. */
+function readsBackAt(a: number, s: number): number {
+  const d = Math.floor(scaleUp(a, s) + 0.5);
+  return d !== 0 && Math.fround(scaleDown(d, s)) === a ? d : 0;
 }
 
 /**
@@ -111,31 +156,59 @@ export const MAX_NUMBER_JSON_BYTES = 32;
 
 const ZERO = 48;
 const DOT = 46;
-/** Digits of the integer being written, last first. */
-const scratchDigits = new Uint8Array(24);
 /** Where float32Json lays its text out. */
 const textScratch = Buffer.alloc(MAX_NUMBER_JSON_BYTES);
 
+/** "00" to "99", two bytes each. */
+const DIGIT_PAIRS = Uint8Array.from({ length: 200 }, (_, i) => ZERO + (i % 2 === 0 ? Math.floor(i / 20) : (i >> 1) % 10));
+
+/** Writes `x` (below 10,000) as exactly four digits, leading zeros kept; returns the end. */
+function put4(out: Uint8Array, at: number, x: number): number {
+  // x / 100 as a multiply and a shift (exact for x < 10,000): no division in the chain.
+  const hi = (x * 5243) >>> 19;
+  const lo = (x - hi * 100) * 2;
+  out[at] = DIGIT_PAIRS[hi * 2]!;
+  out[at + 1] = DIGIT_PAIRS[hi * 2 + 1]!;
+  out[at + 2] = DIGIT_PAIRS[lo]!;
+  out[at + 3] = DIGIT_PAIRS[lo + 1]!;
+  return at + 4;
+}
+
+/** Writes `x` (below 10,000) without leading zeros; returns the end. */
+function putUpTo4(out: Uint8Array, at: number, x: number): number {
+  if (x >= 1000) return put4(out, at, x);
+  if (x >= 100) {
+    const hi = (x * 5243) >>> 19;
+    out[at] = ZERO + hi;
+    const lo = (x - hi * 100) * 2;
+    out[at + 1] = DIGIT_PAIRS[lo]!;
+    out[at + 2] = DIGIT_PAIRS[lo + 1]!;
+    return at + 3;
+  }
+  if (x >= 10) {
+    out[at] = DIGIT_PAIRS[x * 2]!;
+    out[at + 1] = DIGIT_PAIRS[x * 2 + 1]!;
+    return at + 2;
+  }
+  out[at] = ZERO + x;
+  return at + 1;
+}
+
+/** Writes `x` (below 10^8) without leading zeros; returns the end. */
+function putUpTo8(out: Uint8Array, at: number, x: number): number {
+  if (x < 10_000) return putUpTo4(out, at, x);
+  const hi = (x / 10_000) | 0;
+  return put4(out, putUpTo4(out, at, hi), x - hi * 10_000);
+}
+
 /** Writes a non-negative safe integer's digits at `at`; returns the end. */
 function putDigits(out: Uint8Array, at: number, n: number): number {
-  let k = 0;
-  if (n < 2 ** 31) {
-    let x = n | 0;
-    do {
-      const q = (x / 10) | 0;
-      scratchDigits[k++] = ZERO + (x - q * 10);
-      x = q;
-    } while (x > 0);
-  } else {
-    let x = n;
-    do {
-      const q = Math.floor(x / 10);
-      scratchDigits[k++] = ZERO + (x - q * 10);
-      x = q;
-    } while (x > 0);
-  }
-  while (k > 0) out[at++] = scratchDigits[--k]!;
-  return at;
+  if (n < 1e8) return putUpTo8(out, at, n);
+  // Up to 2^53: the digits above the last eight, then those eight in two blocks of four.
+  const hi = Math.floor(n / 1e8);
+  const rest = n - hi * 1e8;
+  const mid = (rest / 10_000) | 0;
+  return put4(out, put4(out, putDigits(out, at, hi), mid), rest - mid * 10_000);
 }
 
 /** Writes an ASCII string at `at`; returns the end. */

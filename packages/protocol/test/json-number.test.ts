@@ -99,4 +99,20 @@ describe('writeNumberJson', () => {
       expect(written(writeNumberJson, v), String(v)).toBe(JSON.stringify(v));
     }
   });
+
+  it('writes every width of integer, with the zeros inside it', () => {
+    const next = words(7);
+    const values: number[] = [];
+    for (let k = 0; k <= 16; k++) {
+      const p = 10 ** k;
+      values.push(p, p - 1, p + 1, 2 * p, p * 10 - 1, p * 1001, p + 10 ** Math.max(0, k - 4));
+      // Random ones of k + 1 digits.
+      for (let i = 0; i < 50; i++) values.push(Math.min(Number.MAX_SAFE_INTEGER, Math.floor(p + ((next() * 2 ** 21 + next()) / 2 ** 53) * p * 9)));
+    }
+    for (const v of values) {
+      if (!Number.isSafeInteger(v)) continue;
+      expect(written(writeNumberJson, v), String(v)).toBe(JSON.stringify(v));
+      expect(written(writeNumberJson, -v), String(-v)).toBe(JSON.stringify(-v));
+    }
+  });
 });
