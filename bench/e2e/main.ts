@@ -1,14 +1,15 @@
 /**
  * End-to-end benchmark of one worker on the real Kafka and Redis:
  *
- *   pnpm bench:e2e [--events N] [--rate-seconds S] [--warmup-seconds S] [--broker-warmup-seconds S] [--concurrency N] [--hidden N] [--layers N] [--node-flags "..."] [--quick] [--trace]
+ *   pnpm bench:e2e [--events N] [--rate-seconds S] [--warmup-seconds S] [--broker-warmup-seconds S] [--concurrency N] [--hidden N] [--layers N] [--node-flags="..."] [--quick] [--trace]
  *
  * One worker process, 10,000 streams, a 2-layer LSTM (hidden 64, input 8,
  * horizon 4, 2 targets), 12 partitions. --hidden and --layers change the
  * model (for seeing how much of the worker's cost is the model's); the
  * issue's figures are with the defaults. --node-flags adds Node flags to
  * the worker and pass-through processes, after the image's NODE_OPTIONS:
- * `--node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"` profiles both.
+ * `--node-flags="--cpu-prof --cpu-prof-dir=/tmp/prof"` profiles both (with
+ * the =, since the value starts with a dash).
  *   1. Throughput: N events (default 1,000,000) produced ahead, then the
  *      highest sustained rate at which the worker commits them (consume,
  *      load, step, publish, save).
