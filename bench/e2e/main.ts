@@ -209,7 +209,12 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
-/** Threads of a Node process, by what Linux calls them: the main thread, worker_threads (the step thread), V8's platform threads (GC, compiling), the rest (libuv's pool, signals). */
+/**
+ * Threads of a Node process, by the names Node 24 gives them on Linux: the
+ * main thread, worker_threads ("WorkerThread": the step thread), V8's
+ * platform threads ("V8Worker": GC, compiling), the rest (libuv's pool,
+ * signals). A Node that names them otherwise shows everything as other.
+ */
 const THREAD_KINDS = ['main', 'step', 'v8', 'other'] as const;
 type ThreadCpu = Record<(typeof THREAD_KINDS)[number], number>;
 
@@ -218,7 +223,12 @@ function threadCpuSeconds(pid: number | undefined): ThreadCpu | undefined {
   try {
     const sums: ThreadCpu = { main: 0, step: 0, v8: 0, other: 0 };
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      } catch {
+        continue; // the thread ended since the listing
+      }
       const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
       const kind = tid === String(pid) ? 'main' : name === 'WorkerThread' ? 'step' : name.startsWith('V8Worker') ? 'v8' : 'other';

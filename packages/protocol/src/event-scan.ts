@@ -6,16 +6,20 @@
  * are the definition of what an event means. {@link EventScanner} reads a
  * subset of JSON and answers only "this event is valid, and here is what
  * decodeEvent and readFeatureValues would have made of it" or "ask them":
- * it never rejects. Anything outside the subset is theirs: escapes and
- * non-ASCII bytes in strings, top-level fields other than the documented
- * six, a field given twice, a wrong type, a value that would be rejected.
- * So every dead letter, with its code and message, still comes from the one
- * definition, and the worker falls back to it whenever the scanner says no.
+ * it never rejects. Anything outside the subset is theirs: an escape in
+ * any string, a byte outside printable ASCII in the stream id, the model,
+ * a time or a feature name, one of the six documented fields given twice,
+ * a wrong type, a value that would be rejected. A producer's own fields
+ * are passed over, as decodeEvent ignores them (their names and strings
+ * may hold any bytes of 0x20 and above but no escape; their values may
+ * nest 32 deep). So every dead letter, with its code and message, still
+ * comes from the one definition, and the worker falls back to it whenever
+ * the scanner says no.
  *
  *   {"stream":"s42","ts":1764219600000,"values":[21.5,40.2]}
  *
  * is what producers send nearly always (JSON.stringify of a plain object),
- * and takes about a third of the time JSON.parse and the checks take.
+ * and takes about 0.55 µs here against 0.85 for JSON.parse and the checks.
  */
 import { MAX_STREAM_ID_BYTES } from './event.ts';
 

@@ -208,6 +208,35 @@ describe('EventScanner', () => {
     expect(fast).toBeGreaterThan(accepted / 2);
   });
 
+  it('matches names as decodeEvent does, prototype names and repeated features included', () => {
+    const proto = ['__proto__', 'constructor', 'toString'];
+    const named = (values: string, features: readonly string[]): Outcome => read(Buffer.from(`{"stream":"s","values":{${values}}}`), null, features);
+    // JSON.parse makes these own properties: read like any other name.
+    expect(named('"toString":1,"__proto__":2,"constructor":3', proto)).toMatchObject({ path: 'fast', row: [2, 3, 1] });
+    // A missing feature named like a prototype property: decodeEvent's answer, whatever it is.
+    expect(named('"__proto__":2,"toString":1', proto).path).toBe('slow');
+    expect(named('"__proto__":2,"toString":1,"x":3', proto)).toMatchObject({ path: 'slow', ok: false });
+    // A model naming one feature twice, or a feature outside ASCII: left to readFeatureValues.
+    expect(named('"a":1', ['a', 'a'])).toMatchObject({ path: 'slow', ok: true, row: [1, 1] });
+    expect(read(Buffer.from('{"stream":"s","values":[1,2]}'), null, ['a', 'a'])).toMatchObject({ path: 'fast', row: [1, 2] });
+    expect(named('"caf\u00e9":1', ['caf\u00e9']).path).toBe('slow');
+  });
+
+  it('reads a value and a key that are views into larger arrays, not Buffers', () => {
+    const text = new TextEncoder().encode('xx{"values":[1,2,3],"ts":7}yy');
+    const value = new Uint8Array(text.buffer, 2, text.length - 4);
+    const keyBytes = new TextEncoder().encode('--key-9--');
+    const key = new Uint8Array(keyBytes.buffer, 2, 5);
+    expect(scanner.scan(value, key, MAX, FALLBACK_TS)).toBe(true);
+    expect(scanner.stream).toBe('key-9');
+    expect(scanner.ts).toBe(7);
+    const row = new Float64Array(3);
+    expect(scanner.readInto(FEATURES, row)).toBe(true);
+    expect([...row]).toEqual([1, 2, 3]);
+    // The bytes around the view are not read: the same text with its neighbours fails.
+    expect(scanner.scan(text, key, MAX, FALLBACK_TS)).toBe(false);
+  });
+
   it('keeps nothing of an earlier event', () => {
     expect(text('{"stream":"a","ts":5,"values":[1,2,3],"model":"m","reset":true,"end":true}')).toMatchObject({ path: 'fast', model: 'm', reset: true, end: true, ts: 5 });
     expect(text('{"stream":"b","values":[4,5,6]}')).toMatchObject({ path: 'fast', stream: 'b', model: undefined, reset: false, end: false, ts: FALLBACK_TS, row: [4, 5, 6] });

@@ -73,25 +73,61 @@ describe('float32Json', () => {
       bits[0] = i % 3 === 0 ? (next() & 0x807fffff) | ((112 + (next() % 32)) << 23) : next();
       const f = f32[0]!;
       if (!Number.isFinite(f) || f === 0) continue;
-      const text = float32Json(f);
-      expect(readsBack(text, f), `${f} -> ${text}`).toBe(true);
-      expect(JSON.stringify(Number(text)), `${f} -> ${text}`).toBe(text);
-      expect(written(writeFloat32Json, f), `${f} written as bytes`).toBe(text);
-      const digits = text.replace(/^-/, '').replace(/e.*$/, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '').length;
-      if (digits > 1) {
-        // The decimals of one digit fewer nearest to f, and their neighbours: none may read back.
-        const [mantissa, exponent] = Math.abs(f).toExponential(digits - 2).split('e');
-        const unit = 10 ** (2 - digits);
-        for (const delta of [-1, 0, 1]) {
-          const candidate = `${(Number(mantissa) + delta * unit).toFixed(digits - 2)}e${exponent}`;
-          expect(readsBack(f < 0 ? `-${candidate}` : candidate, f), `${f} -> ${text}, but ${candidate} is shorter`).toBe(false);
-        }
-      }
+      checkShortest(f);
       checked++;
     }
     expect(checked).toBeGreaterThan(55_000);
   });
+
+  it('is the nearest decimal of the fewest digits that reads back, at every power of two and of ten and their neighbours', () => {
+    // The definition, slowly: each length in turn, from one digit up, its nearest decimal (toPrecision).
+    // Near a power of two the rounding interval is lopsided and a decimal further away may be shorter
+    // (see float32Json); the search must still land where this definition does.
+    const reference = (f: number): string => {
+      const a = Math.abs(f);
+      for (let p = 1; p <= 9; p++) {
+        const text = JSON.stringify(Number(a.toPrecision(p)));
+        if (readsBack(text, a)) return f < 0 ? `-${text}` : text;
+      }
+      throw new Error(`no 9-digit decimal reads back to ${f}`);
+    };
+    const bits = new Uint32Array(1);
+    const f32 = new Float32Array(bits.buffer);
+    const around = (f: number): void => {
+      f32[0] = f;
+      const b = bits[0]!;
+      for (const d of [-1, 0, 1]) {
+        bits[0] = b + d;
+        const g = f32[0] ?? 0;
+        if (Number.isFinite(g) && g !== 0) {
+          expect(float32Json(g), String(g)).toBe(reference(g));
+          expect(written(writeFloat32Json, -g), String(-g)).toBe(reference(-g));
+        }
+      }
+    };
+    for (let e = -149; e <= 127; e++) around(2 ** e);
+    for (let e = -45; e <= 38; e++) around(Math.fround(10 ** e));
+    around(3.4028234663852886e38); // the largest float32
+  });
 });
+
+/** The properties of float32Json's text for `f`, and that writeFloat32Json writes the same bytes. */
+function checkShortest(f: number): void {
+  const text = float32Json(f);
+  expect(readsBack(text, f), `${f} -> ${text}`).toBe(true);
+  expect(JSON.stringify(Number(text)), `${f} -> ${text}`).toBe(text);
+  expect(written(writeFloat32Json, f), `${f} written as bytes`).toBe(text);
+  const digits = text.replace(/^-/, '').replace(/e.*$/, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '').length;
+  if (digits > 1) {
+    // The decimals of one digit fewer nearest to f, and their neighbours: none may read back.
+    const [mantissa, exponent] = Math.abs(f).toExponential(digits - 2).split('e');
+    const unit = 10 ** (2 - digits);
+    for (const delta of [-1, 0, 1]) {
+      const candidate = `${(Number(mantissa) + delta * unit).toFixed(digits - 2)}e${exponent}`;
+      expect(readsBack(f < 0 ? `-${candidate}` : candidate, f), `${f} -> ${text}, but ${candidate} is shorter`).toBe(false);
+    }
+  }
+}
 
 describe('writeNumberJson', () => {
   it('writes what JSON.stringify writes', () => {

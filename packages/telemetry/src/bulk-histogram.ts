@@ -19,13 +19,17 @@ interface Entry {
  * so a prom-client update that changes the record fails there.
  */
 export class BulkHistogram extends Histogram {
-  /** Upper bounds, ascending (prom-client's `le` values, +Inf aside). */
+  /** Upper bounds, rising (prom-client's `le` values, +Inf aside). */
   readonly #bounds: Float64Array;
   readonly #counts: Float64Array;
 
   constructor(config: Omit<HistogramConfiguration<string>, 'labelNames' | 'enableExemplars'> & { buckets: readonly number[] }) {
     super({ ...config, buckets: [...config.buckets] });
-    this.#bounds = Float64Array.from(config.buckets).sort();
+    // prom-client takes its buckets as given and finds a value's with the first bound at or above it.
+    for (let i = 1; i < config.buckets.length; i++) {
+      if (!(config.buckets[i]! > config.buckets[i - 1]!)) throw new RangeError(`${config.name}: buckets must rise: ${config.buckets.join(', ')}`);
+    }
+    this.#bounds = Float64Array.from(config.buckets);
     this.#counts = new Float64Array(this.#bounds.length);
   }
 

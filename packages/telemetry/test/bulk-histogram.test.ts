@@ -55,6 +55,10 @@ describe('BulkHistogram', () => {
     expect(await bulkRegistry.metrics()).toBe(await oneRegistry.metrics());
   });
 
+  it('refuses buckets that do not rise', () => {
+    expect(() => new BulkHistogram({ name: 'bad_seconds', help: 'h', buckets: [0.1, 0.05], registers: [] })).toThrow(/buckets must rise/);
+  });
+
   it('refuses a value that is not finite, as observe does, and counts none of the batch', async () => {
     const { bulk, bulkRegistry } = pair();
     expect(() => bulk.observeMany(Float64Array.of(0.1, Number.NaN), 2)).toThrow(TypeError);

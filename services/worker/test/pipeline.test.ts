@@ -1,10 +1,10 @@
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadModel } from '@streamcell/model';
 import { predictRows } from '@streamcell/cli';
-import { DEAD_LETTER_HEADERS, IDEMPOTENCY_HEADER, StreamcellError } from '@streamcell/protocol';
+import { DEAD_LETTER_HEADERS, EventScanner, IDEMPOTENCY_HEADER, StreamcellError } from '@streamcell/protocol';
 import { MemoryStateStore, decodeRecord, stateKey, type SaveResult, type StateWrite } from '@streamcell/state';
 import type { InboundBatch } from '@streamcell/streams';
 import { createLogger, createWorkerMetrics } from '@streamcell/telemetry';
@@ -97,11 +97,21 @@ describe.each([
       }
     }
     const published = [];
-    for (const events of [plain, escaped]) {
-      const { pipeline, sink } = await pipelineHarness();
-      await pipeline.handle(batchOf(events, { firstOffset: 1000 }), recordingControl());
-      published.push(sink.sent.flatMap((r) => r.messages.map((m) => [m.key, String(m.value)])));
+    const scanned = [];
+    const scan = vi.spyOn(EventScanner.prototype, 'scan');
+    try {
+      for (const events of [plain, escaped]) {
+        const { pipeline, sink } = await pipelineHarness();
+        scan.mockClear();
+        await pipeline.handle(batchOf(events, { firstOffset: 1000 }), recordingControl());
+        published.push(sink.sent.flatMap((r) => r.messages.map((m) => [m.key, String(m.value)])));
+        scanned.push(scan.mock.results.filter((r) => r.value === true).length);
+      }
+    } finally {
+      scan.mockRestore();
     }
+    // The first ran on the scanner's path, the second on decodeEvent's, with the same result.
+    expect(scanned).toEqual([24, 0]);
     expect(published[0]).toHaveLength(24);
     expect(published[1]).toEqual(published[0]);
   });
