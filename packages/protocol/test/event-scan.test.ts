@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '@streamcell/rnn';
 import { EventScanner, decodeEvent, readFeatureValues } from '../src/index.ts';
 
 const MAX = 1024;
@@ -43,18 +44,6 @@ function read(value: Buffer, key: Buffer | null, features: readonly string[] = F
 }
 
 const text = (s: string, key: string | null = null): Outcome => read(Buffer.from(s, 'latin1'), key === null ? null : Buffer.from(key, 'latin1'));
-
-/** A small deterministic generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('EventScanner', () => {
   it('reads the common shapes on the fast path, with the same result as decodeEvent', () => {
@@ -144,7 +133,7 @@ describe('EventScanner', () => {
   });
 
   it('reads numbers exactly as JSON.parse does', () => {
-    const next = rng(7);
+    const next = seededRandom(7);
     const features = ['a'];
     let fastCount = 0;
     const check = (num: string): void => {
@@ -176,7 +165,7 @@ describe('EventScanner', () => {
   });
 
   it('never answers where decodeEvent would not, under random damage to valid events', () => {
-    const next = rng(11);
+    const next = seededRandom(11);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
     const alphabet = [...'"{}[],:.-+eE0123456789 \t\n\\/abtrufalsenmodelstreamvaluesresetts_x', '\u0000', '\u00e9', '\u0080', '\u00ff'];
     const bases = [
