@@ -689,13 +689,13 @@ export class BatchPipeline {
     if (records.length === 0) return;
     await sink.send(records);
     const now = this.#now();
-    const n = out.times.length / 2;
-    if (this.#latencies.length < n) this.#latencies = new Float64Array(Math.max(n, this.#latencies.length * 2));
+    const published = out.times.length / 2;
+    if (this.#latencies.length < published) this.#latencies = new Float64Array(Math.max(published, this.#latencies.length * 2));
     const latencies = this.#latencies;
-    for (let i = 0; i < n; i++) latencies[i] = Math.max(0, now - out.times[2 * i]!) / 1000;
-    metrics.eventLatencySeconds.observeMany(latencies, n);
-    for (let i = 0; i < n; i++) latencies[i] = Math.max(0, now - out.times[2 * i + 1]!) / 1000;
-    metrics.appendLatencySeconds.observeMany(latencies, n);
+    for (let i = 0; i < published; i++) latencies[i] = Math.max(0, now - out.times[2 * i]!) / 1000;
+    metrics.eventLatencySeconds.observeMany(latencies, published);
+    for (let i = 0; i < published; i++) latencies[i] = Math.max(0, now - out.times[2 * i + 1]!) / 1000;
+    metrics.appendLatencySeconds.observeMany(latencies, published);
     for (const [model, n] of out.perModel) metrics.forecastsOut.inc({ model }, n);
     for (const [code, n] of out.deadLetterCodes) metrics.deadLetters.inc({ code }, n);
   }
