@@ -16,8 +16,8 @@
  * number-to-string cache long enough to reach the old generation.
  */
 
-/** 10^0 .. 10^22: exactly representable as doubles. */
-const POW10: readonly number[] = Array.from({ length: 23 }, (_, i) => 10 ** i);
+/** 10^0 .. 10^39: exact as doubles up to 10^22 (all the scaling uses), rounded past it. */
+const POW10: readonly number[] = Array.from({ length: 40 }, (_, i) => 10 ** i);
 
 /** `a` times 10^s: one rounding when the power is exact (|s| <= 22). */
 function scaleUp(a: number, s: number): number {
@@ -44,7 +44,7 @@ const NEG_POW10: readonly number[] = Array.from({ length: 46 }, (_, i) => 10 ** 
 function decimalExponent(a: number): number {
   let e = 0;
   if (a >= 1) {
-    while (e < 38 && a >= POW10_38[e + 1]!) e++;
+    while (e < 38 && a >= POW10[e + 1]!) e++;
     return e;
   }
   if (a < 1e-37) return Math.floor(Math.log10(a));
@@ -52,9 +52,6 @@ function decimalExponent(a: number): number {
   while (a < NEG_POW10[-e]!);
   return e;
 }
-
-/** 10^0 .. 10^39 (rounded past 10^22). */
-const POW10_38: readonly number[] = Array.from({ length: 40 }, (_, i) => 10 ** i);
 
 // What shortestDigits found (module state, not an object per number).
 let foundDigits = 0;
@@ -70,7 +67,7 @@ function shortestDigits(a: number): boolean {
   const e = decimalExponent(a);
   // Scales s (digits after the decimal point) from 0-1 significant digits to 9-10: the
   // largest always reads back (9 significant digits identify a float32). Reading back
-  // is monotonic in s, so a binary search finds the shortest.
+  // is monotonic in s, so the shortest is where it starts to.
   let lo = -e - 1;
   let hi = -e + 9;
   let digits = 0;
