@@ -42,7 +42,12 @@ export const IDEMPOTENCY_HEADER = 'streamcell-idempotency-key';
 
 /** The idempotency key of a forecast: its source event's coordinates. */
 export function idempotencyKey(source: SourceCoordinates): string {
-  return `${source.topic}/${source.partition}/${source.offset}`;
+  return idempotencyKeyOf(source.topic, source.partition, source.offset);
+}
+
+/** {@link idempotencyKey} from the coordinates one by one. */
+export function idempotencyKeyOf(topic: string, partition: number, offset: string): string {
+  return `${topic}/${partition}/${offset}`;
 }
 
 /**

@@ -3,7 +3,7 @@ export type { ErrorCode, StreamcellErrorOptions } from './errors.ts';
 export { DEAD_LETTER_CODES, DEFAULT_MAX_EVENT_BYTES, MAX_STREAM_ID_BYTES, checkStreamId, decodeEvent, readFeatureValues } from './event.ts';
 export { EventScanner } from './event-scan.ts';
 export type { DeadLetterCode, DecodeOptions, DecodedEvent, Rejection } from './event.ts';
-export { ForecastWriter, IDEMPOTENCY_HEADER, encodeForecast, forecastSteps, idempotencyKey } from './forecast.ts';
+export { ForecastWriter, IDEMPOTENCY_HEADER, encodeForecast, forecastSteps, idempotencyKey, idempotencyKeyOf } from './forecast.ts';
 export type { ForecastMessage, SourceCoordinates } from './forecast.ts';
 export { DEAD_LETTER_HEADERS, deadLetter, deadLetterTopic } from './dead-letter.ts';
 export type { DeadLetterMessage } from './dead-letter.ts';

@@ -4,7 +4,8 @@ import { createMurmur2Partitioner } from './murmur2.ts';
 import { StreamcellError } from '@streamcell/protocol';
 import { createKafkaClient, findCause, kafkaUnavailable, type KafkaConnectionOptions } from './kafka-client.ts';
 import { silentLogger, type StreamsLogger } from './logger.ts';
-import { SendWithdrawnError, type OutboundMessage, type OutboundRecords, type SendOptions, type Sink } from './types.ts';
+import { isPacked, type PackedMessages } from './packed.ts';
+import { SendWithdrawnError, type OutboundMessage, type SendOptions, type Sink, type SinkRecords } from './types.ts';
 
 /** Settings of a {@link KafkaSink}. */
 export interface KafkaSinkOptions extends KafkaConnectionOptions {
@@ -98,8 +99,8 @@ export class KafkaSink implements Sink {
    * to; partitions the failed request did write then hold those messages
    * twice, with the same content, which at-least-once delivery allows.
    */
-  send(records: readonly OutboundRecords[], options: SendOptions = {}): Promise<void> {
-    const total = records.reduce((n, r) => n + r.messages.length, 0);
+  send(records: readonly SinkRecords[], options: SendOptions = {}): Promise<void> {
+    const total = countMessages(records);
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(new SendWithdrawnError());
     if (total === 0) return Promise.resolve();
@@ -151,7 +152,7 @@ export class KafkaSink implements Sink {
   /** Sends the records of `parts` in as few `sendBatch` calls as {@link chunkRecords} allows. */
   async #sendNow(parts: readonly PendingSend[]): Promise<void> {
     const records = parts.length === 1 ? parts[0]!.records : parts.flatMap((g) => g.records);
-    const total = records.reduce((n, r) => n + r.messages.length, 0);
+    const total = countMessages(records);
     const bytes = parts.reduce((n, g) => n + g.bytes, 0);
     // Most sends fit in one call: the messages then go as they are, without being copied again. Merged sends
     // stay within the budget (#mergeable), so one to cut is a single send, measured when it was queued.
@@ -194,7 +195,7 @@ export class KafkaSink implements Sink {
 type TopicMessages = { topic: string; messages: Message[] };
 
 interface PendingSend extends GroupMember {
-  readonly records: readonly OutboundRecords[];
+  readonly records: readonly SinkRecords[];
   /** {@link estimateBytes} of each of its messages, in order, measured once when it was queued. */
   readonly sizes: Uint32Array;
   /** Their sum. */
@@ -205,25 +206,45 @@ interface PendingSend extends GroupMember {
 
 /**
  * Cuts records, in order, into runs of at most `budget` estimated bytes (a
- * single larger message travels alone). Every run groups its messages by
- * topic, so one run is one `sendBatch` call.
+ * single larger message travels alone); packed messages are cut between
+ * messages like the others. Every run groups its messages by topic, so one
+ * run is one `sendBatch` call.
  */
-export function chunkRecords(records: readonly OutboundRecords[], budget: number, sizes: ArrayLike<number> = messageSizes(records)): TopicMessages[][] {
+export function chunkRecords(records: readonly SinkRecords[], budget: number, sizes: ArrayLike<number> = messageSizes(records)): TopicMessages[][] {
   const chunks: TopicMessages[][] = [];
   let chunk: TopicMessages[] = [];
   let bytes = 0;
   let at = 0;
+  const groupOf = (topic: string): Message[] => {
+    let group = chunk.find((t) => t.topic === topic);
+    if (group === undefined) chunk.push((group = { topic, messages: [] }));
+    return group.messages;
+  };
+  const next = (): void => {
+    chunks.push(chunk);
+    chunk = [];
+    bytes = 0;
+  };
   for (const r of records) {
+    if (isPacked(r)) {
+      const n = r.keyHashes.length;
+      let from = 0;
+      for (let i = 0; i < n; i++) {
+        const size = sizes[at++]!;
+        if (bytes > 0 && bytes + size > budget) {
+          if (i > from) groupOf(r.topic).push(packedMessage(r, from, i));
+          from = i;
+          next();
+        }
+        bytes += size;
+      }
+      if (n > from) groupOf(r.topic).push(packedMessage(r, from, n));
+      continue;
+    }
     for (const m of r.messages) {
       const size = sizes[at++]!;
-      if (bytes > 0 && bytes + size > budget) {
-        chunks.push(chunk);
-        chunk = [];
-        bytes = 0;
-      }
-      let group = chunk.find((t) => t.topic === r.topic);
-      if (group === undefined) chunk.push((group = { topic: r.topic, messages: [] }));
-      group.messages.push(m);
+      if (bytes > 0 && bytes + size > budget) next();
+      groupOf(r.topic).push(m);
       bytes += size;
     }
   }
@@ -231,22 +252,51 @@ export function chunkRecords(records: readonly OutboundRecords[], budget: number
   return chunks;
 }
 
+/**
+ * Messages `from` to `to` (exclusive) of `packed` as the one pseudo-message
+ * the kafkajs patch takes for them (producer/packedMessages.js); the bytes
+ * are not copied.
+ */
+function packedMessage(packed: PackedMessages, from = 0, to = packed.keyHashes.length): Message {
+  const whole = from === 0 && to === packed.keyHashes.length;
+  const part = {
+    bytes: packed.bytes,
+    bounds: whole ? packed.bounds : packed.bounds.subarray(from, to + 1),
+    keyHashes: whole ? packed.keyHashes : packed.keyHashes.subarray(from, to),
+  };
+  return { value: null, streamcellPacked: part } as unknown as Message;
+}
+
 /** The records as one `sendBatch` call's topic messages, in order; the messages themselves are not copied (kafkajs only reads them). */
-function byTopic(records: readonly OutboundRecords[]): TopicMessages[] {
+function byTopic(records: readonly SinkRecords[]): TopicMessages[] {
   const topics: TopicMessages[] = [];
   for (const r of records) {
-    const group = topics.find((t) => t.topic === r.topic);
-    if (group === undefined) topics.push({ topic: r.topic, messages: [...r.messages] });
-    else for (const m of r.messages) group.messages.push(m);
+    let group = topics.find((t) => t.topic === r.topic);
+    if (group === undefined) topics.push((group = { topic: r.topic, messages: [] }));
+    if (isPacked(r)) {
+      if (r.keyHashes.length > 0) group.messages.push(packedMessage(r));
+    } else for (const m of r.messages) group.messages.push(m);
   }
   return topics;
 }
 
-/** {@link estimateBytes} of every message of `records`, in order. */
-function messageSizes(records: readonly OutboundRecords[], total = records.reduce((n, r) => n + r.messages.length, 0)): Uint32Array {
+/** How many messages `records` hold. */
+function countMessages(records: readonly SinkRecords[]): number {
+  let n = 0;
+  for (const r of records) n += isPacked(r) ? r.keyHashes.length : r.messages.length;
+  return n;
+}
+
+/** {@link estimateBytes} of every message of `records`, in order (a packed message: its bytes and the record framing). */
+function messageSizes(records: readonly SinkRecords[], total = countMessages(records)): Uint32Array {
   const sizes = new Uint32Array(total);
   let at = 0;
-  for (const r of records) for (const m of r.messages) sizes[at++] = estimateBytes(m);
+  for (const r of records) {
+    if (isPacked(r)) {
+      const { bounds } = r;
+      for (let i = 0; i + 1 < bounds.length; i++) sizes[at++] = RECORD_OVERHEAD + bounds[i + 1]! - bounds[i]!;
+    } else for (const m of r.messages) sizes[at++] = estimateBytes(m);
+  }
   return sizes;
 }
 

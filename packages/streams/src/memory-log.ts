@@ -3,7 +3,8 @@ import { silentLogger, type StreamsLogger } from './logger.ts';
 import { partitionForKey } from './murmur2.ts';
 import type { EnsureTopicsResult, TopicSpec } from './topics.ts';
 import { SendWithdrawnError } from './types.ts';
-import type { BatchControl, BatchHandler, InboundBatch, InboundMessage, OutboundMessage, OutboundRecords, PartitionLag, SendOptions, Sink, Source } from './types.ts';
+import { isPacked, unpackMessages } from './packed.ts';
+import type { BatchControl, BatchHandler, InboundBatch, InboundMessage, OutboundMessage, PartitionLag, SendOptions, Sink, SinkRecords, Source } from './types.ts';
 
 /** Settings of a {@link MemoryLog}. */
 export interface MemoryLogOptions {
@@ -59,7 +60,7 @@ interface LogAccess {
   /** Registers a running member; `wake` is called after every append. */
   join(groupId: string, wake: () => void): void;
   leave(groupId: string, wake: () => void): void;
-  appendAll(records: readonly OutboundRecords[]): void;
+  appendAll(records: readonly SinkRecords[]): void;
 }
 
 interface Stored {
@@ -221,7 +222,7 @@ export class MemoryLog {
     appendAll: (records) => {
       // Every topic is checked first, so that a send appends all of its records or none.
       for (const r of records) this.#writable(r.topic);
-      for (const r of records) this.append(r.topic, r.messages);
+      for (const r of records) this.append(r.topic, isPacked(r) ? unpackMessages(r) : r.messages);
     },
   };
 
@@ -460,10 +461,10 @@ class MemorySink implements Sink {
     return Promise.resolve();
   }
 
-  send(records: readonly OutboundRecords[], options: SendOptions = {}): Promise<void> {
+  send(records: readonly SinkRecords[], options: SendOptions = {}): Promise<void> {
     // Appends at once, so a send is only withdrawn when aborted before it is made.
     if (options.signal?.aborted) return Promise.reject(new SendWithdrawnError());
-    if (records.every((r) => r.messages.length === 0)) return Promise.resolve();
+    if (records.every((r) => (isPacked(r) ? r.keyHashes.length : r.messages.length) === 0)) return Promise.resolve();
     // Same contract as KafkaSink, so that a lifecycle bug shows up in the demo too.
     if (!this.#connected) return Promise.reject(new StreamcellError('internal', 'sink send called before connect() or after disconnect()'));
     try {

@@ -12,11 +12,11 @@ const SEED = 0x9747b28c;
 const M = 0x5bd1e995;
 const R = 24;
 
-/** MurmurHash2 of `data` (its first `length` bytes) as the Java client computes it: a signed 32-bit integer. */
-export function murmur2(data: Uint8Array, length = data.length): number {
+/** MurmurHash2 of `length` bytes of `data` from `start` (default: all of it) as the Java client computes it: a signed 32-bit integer. */
+export function murmur2(data: Uint8Array, length = data.length, start = 0): number {
   let h = (SEED ^ length) | 0;
-  const whole = length & ~3;
-  for (let i = 0; i < whole; i += 4) {
+  const whole = start + (length & ~3);
+  for (let i = start; i < whole; i += 4) {
     // Little-endian 4-byte words, as Java reads them.
     let k = data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24);
     k = Math.imul(k, M);

@@ -3,6 +3,7 @@
  * that the same worker runs on Kafka (kafkajs) or on the in-memory log of the
  * one-process demo.
  */
+import type { PackedMessages } from './packed.ts';
 
 /** A message as consumed. Offsets are 64-bit decimal strings, as Kafka and kafkajs give them. */
 export interface InboundMessage {
@@ -96,11 +97,14 @@ export interface SendOptions {
   readonly signal?: AbortSignal;
 }
 
+/** What a sink sends: messages for a topic, as objects or packed (see packed.ts). */
+export type SinkRecords = OutboundRecords | PackedMessages;
+
 /** A producer: idempotent, acks from all in-sync replicas. */
 export interface Sink {
   connect(): Promise<void>;
   /** Sends everything in one request where the client allows; resolves once all are acknowledged. */
-  send(records: readonly OutboundRecords[], options?: SendOptions): Promise<void>;
+  send(records: readonly SinkRecords[], options?: SendOptions): Promise<void>;
   disconnect(): Promise<void>;
 }
 

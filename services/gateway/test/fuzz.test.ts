@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { ERROR_CODES, DEAD_LETTER_HEADERS } from '@streamcell/protocol';
 import { seededRandom, type Random } from '@streamcell/rnn';
 import { MemoryStateStore } from '@streamcell/state';
-import type { BatchControl, InboundBatch, OutboundRecords, Sink } from '@streamcell/streams';
+import { isPacked, unpackMessages, type BatchControl, type InboundBatch, type OutboundRecords, type Sink, type SinkRecords } from '@streamcell/streams';
 import { createLogger, createWorkerMetrics } from '@streamcell/telemetry';
 import { BatchPipeline, ModelRegistry, loadConfig as loadWorkerConfig } from '@streamcell/worker';
 import { MODELS_DIR, appHarness, weatherEvent } from './helpers.ts';
@@ -130,14 +130,14 @@ describe('random requests', () => {
   });
 });
 
-/** A sink that keeps what it was given (the worker's side). */
+/** A sink that keeps what it was given (the worker's side; its packed forecasts unpacked). */
 class KeepingSink implements Sink {
   readonly sent: OutboundRecords[] = [];
   connect(): Promise<void> {
     return Promise.resolve();
   }
-  send(records: readonly OutboundRecords[]): Promise<void> {
-    this.sent.push(...records);
+  send(records: readonly SinkRecords[]): Promise<void> {
+    for (const r of records) this.sent.push(isPacked(r) ? { topic: r.topic, messages: unpackMessages(r) } : r);
     return Promise.resolve();
   }
   disconnect(): Promise<void> {

@@ -25,18 +25,16 @@
  */
 import {
   DEAD_LETTER_CODES,
-  IDEMPOTENCY_HEADER,
   EventScanner,
   deadLetter,
   deadLetterTopic,
   decodeEvent,
-  idempotencyKey,
   isStreamcellError,
   readFeatureValues,
   type DeadLetterCode,
 } from '@streamcell/protocol';
 import { routeModel } from '@streamcell/model';
-import { findCause, isGroupChange, sendAsGroup, type BatchControl, type InboundBatch, type InboundMessage, type OutboundMessage, type OutboundRecords, type Sink } from '@streamcell/streams';
+import { findCause, isGroupChange, sendAsGroup, type BatchControl, type InboundBatch, type InboundMessage, type OutboundMessage, type PackedMessages, type Sink, type SinkRecords } from '@streamcell/streams';
 import type { Logger, WorkerMetrics } from '@streamcell/telemetry';
 import type { ActiveStreams } from './active-streams.ts';
 import type { WorkerConfig } from './config.ts';
@@ -154,7 +152,8 @@ interface StreamWork {
 }
 
 interface Outgoing {
-  readonly forecasts: OutboundMessage[];
+  /** The forecasts, packed by the step jobs (one per job). */
+  readonly forecasts: PackedMessages[];
   readonly deadLetters: Map<string, OutboundMessage[]>;
   /** Event and append times of the forecasts, for the latency metrics. */
   readonly times: number[];
@@ -171,7 +170,7 @@ interface BuiltJob {
   readonly list: StreamWork[];
   /** The events in the job's order, and the index in `list` of each one's stream. */
   readonly events: PendingEvent[];
-  readonly owners: number[];
+  readonly owners: Int32Array;
   readonly job: StepJob;
 }
 
@@ -591,28 +590,37 @@ export class BatchPipeline {
     const L = layout.size;
     const n = list.length;
     // The events in waves: wave k is the k-th pending event of every stream that has one.
-    const waves = list.reduce((most, w) => Math.max(most, w.toApply.length), 0);
-    const events: PendingEvent[] = [];
-    const owners: number[] = [];
+    let waves = 0;
+    let m = 0;
+    for (const w of list) {
+      waves = Math.max(waves, w.toApply.length);
+      m += w.toApply.length;
+    }
+    // Typed arrays filled in place (Int32Array.from would go through an iterator, one object per element).
+    const events = new Array<PendingEvent>(m);
+    const stream = new Int32Array(m);
+    const source = new Int32Array(m);
     const waveEnds = new Int32Array(waves);
+    let next = 0;
     for (let k = 0; k < waves; k++) {
       for (let s = 0; s < n; s++) {
         const ev = list[s]!.toApply[k];
         if (ev === undefined) continue;
-        events.push(ev);
-        owners.push(s);
+        events[next] = ev;
+        stream[next] = s;
+        source[next] = ev.source;
+        next += 1;
       }
-      waveEnds[k] = events.length;
+      waveEnds[k] = next;
     }
-    const m = events.length;
     const job: StepJob = {
       sources,
       streams: list.map((w) => w.stream),
       states: new Float32Array(n * S),
       histories: new Float32Array(n * L),
       known: new Int32Array(n),
-      stream: Int32Array.from(owners),
-      source: Int32Array.from(events, (ev) => ev.source),
+      stream,
+      source,
       flags: new Uint8Array(m),
       x: new Float32Array(m * D),
       actual: new Float64Array(m * T),
@@ -635,7 +643,8 @@ export class BatchPipeline {
       job.ts[e] = ev.ts;
     }
 
-    return { model, list, events, owners, job };
+    // The job's own stream indices go to the step thread (transferred): #applyStep reads this copy.
+    return { model, list, events, owners: stream.slice(), job };
   }
 
   /** Takes a step job's results into the streams' works and the outgoing forecasts, with the bookkeeping. */
@@ -663,7 +672,6 @@ export class BatchPipeline {
         if (w.steps > 0) metrics.stateResets.inc({ reason: 'reset_flag' });
         w.steps = 0;
       }
-      out.forecasts.push({ key: w.stream, value: result.messages[e]!, headers: { [IDEMPOTENCY_HEADER]: idempotencyKey(ev.msg) } });
       out.times.push(ev.ts, ev.msg.timestamp);
       forecasts += 1;
       w.topicHash = ev.topicHash;
@@ -678,13 +686,13 @@ export class BatchPipeline {
         w.lastTs = Number.NEGATIVE_INFINITY;
       }
     }
+    out.forecasts.push({ topic: this.#d.config.forecastsTopic, ...result.forecasts });
     out.perModel.set(model.name, (out.perModel.get(model.name) ?? 0) + forecasts);
   }
 
   async #publish(out: Outgoing): Promise<void> {
-    const { sink, metrics, config } = this.#d;
-    const records: OutboundRecords[] = [];
-    if (out.forecasts.length > 0) records.push({ topic: config.forecastsTopic, messages: out.forecasts });
+    const { sink, metrics } = this.#d;
+    const records: SinkRecords[] = [...out.forecasts];
     for (const [topic, messages] of out.deadLetters) records.push({ topic, messages });
     if (records.length === 0) return;
     await sink.send(records);

@@ -7,7 +7,9 @@
  * everything else (offsets, event times, step counts, metrics).
  */
 import { createScaler, specOf, type FeatureScaler, type Manifest } from '@streamcell/model';
-import { ForecastWriter } from '@streamcell/protocol';
+import { ForecastWriter, IDEMPOTENCY_HEADER, idempotencyKeyOf } from '@streamcell/protocol';
+// The packed writer alone: the step thread does not load the Kafka client.
+import { PackedMessageWriter, type PackedBytes } from '@streamcell/streams/packed';
 import { createStepper, stateSize, type FastStepper, type RnnWeights } from '@streamcell/rnn';
 import { errorSums, scoreAndShift, scoringLayout, type ErrorSums, type ScoringLayout } from '@streamcell/state';
 
@@ -78,14 +80,14 @@ export interface StepJob {
 /** What a job gives back besides its updated states, histories and known counts. */
 export interface StepOutput {
   /**
-   * The forecast messages of the events, in event order, back to back:
-   * message i ends at `ends[i]` (and starts where message i - 1 ends). One
-   * buffer of the job's own (its whole ArrayBuffer), so that a step thread
-   * hands it over in one transfer. Its ArrayBuffer may run past the last
-   * message (room set aside and not used); `bytes` itself ends there.
+   * The forecast messages of the events, in event order, packed as Kafka
+   * records carry them (see @streamcell/streams packed.ts): key = stream id,
+   * value = the forecast JSON, header {@link IDEMPOTENCY_HEADER} = the source
+   * coordinates. Each array owns its whole ArrayBuffer (its bytes may run
+   * past the last message: room set aside and not used), so that a step
+   * thread hands them over in one transfer each.
    */
-  readonly bytes: Uint8Array;
-  readonly ends: Uint32Array;
+  readonly forecasts: PackedBytes;
   readonly sums: ErrorSums;
   /** Seconds spent in the kernel. */
   readonly kernelSeconds: number;
@@ -93,21 +95,6 @@ export interface StepOutput {
 
 /** Room first set aside per forecast message of a job (the buffer grows when that is not enough). */
 const INITIAL_MESSAGE_BYTES = 512;
-
-/**
- * The messages of a {@link StepOutput} as Buffers, each a view of its bytes
- * (no copy): what the pipeline sends.
- */
-export function forecastMessages(out: Pick<StepOutput, 'bytes' | 'ends'>): Buffer[] {
-  const { bytes, ends } = out;
-  const messages = new Array<Buffer>(ends.length);
-  for (let i = 0, from = 0; i < ends.length; i++) {
-    const end = ends[i]!;
-    messages[i] = Buffer.from(bytes.buffer, bytes.byteOffset + from, end - from);
-    from = end;
-  }
-  return messages;
-}
 
 /** Runs `job` on `model`: updates its states, histories and known counts in place; returns the messages and error sums. */
 export function runStepJob(model: StepModel, job: StepJob): StepOutput {
@@ -129,10 +116,9 @@ export function runStepJob(model: StepModel, job: StepJob): StepOutput {
   const actual = new Float64Array(T);
   const oneStep = new Float64Array(T);
   const scratch = new Float32Array(L);
-  // Messages back to back; the buffer doubles when a message might not fit.
-  let bytes = Buffer.allocUnsafeSlow(m * INITIAL_MESSAGE_BYTES);
-  const ends = new Uint32Array(m);
-  let used = 0;
+  const messages = new PackedMessageWriter(m, INITIAL_MESSAGE_BYTES);
+  // Each source's idempotency header, its offset left to each message.
+  const headers = job.sources.map((from) => PackedMessageWriter.header(IDEMPOTENCY_HEADER, idempotencyKeyOf(from.topic, from.partition, '')));
   let kernelSeconds = 0;
   let from = 0;
   for (const waveEnd of job.waveEnds) {
@@ -165,14 +151,9 @@ export function runStepJob(model: StepModel, job: StepJob): StepOutput {
         if (from === undefined) throw new RangeError(`step job event ${e} names source ${job.source[e]}, of ${job.sources.length}`);
         const stream = job.streams[s]!;
         const offset = job.offsets[e]!;
-        const need = used + model.forecasts.maxBytes(stream, from.topic, offset);
-        if (need > bytes.length) {
-          const grown = Buffer.allocUnsafeSlow(Math.max(need, 2 * bytes.length));
-          bytes.copy(grown, 0, 0, used);
-          bytes = grown;
-        }
-        used = model.forecasts.writeInto(bytes, used, stream, job.ts[e]!, from.topic, from.partition, offset, forecast, scored.hasOneStepError ? oneStep : null);
-        ends[e] = used;
+        const at = messages.beginValue(stream, model.forecasts.maxBytes(stream, from.topic, offset));
+        const end = model.forecasts.writeInto(messages.buffer, at, stream, job.ts[e]!, from.topic, from.partition, offset, forecast, scored.hasOneStepError ? oneStep : null);
+        messages.endMessage(end, headers[job.source[e]!], offset);
         if ((job.flags[e]! & END) !== 0) {
           // The stream is over: what follows in this batch starts afresh.
           job.states.fill(0, s * S, (s + 1) * S);
@@ -183,6 +164,5 @@ export function runStepJob(model: StepModel, job: StepJob): StepOutput {
     }
     from = waveEnd;
   }
-  // Only what was written (the ArrayBuffer underneath may be larger, and is what a step thread transfers).
-  return { bytes: bytes.subarray(0, used), ends, sums, kernelSeconds };
+  return { forecasts: messages.finish(), sums, kernelSeconds };
 }

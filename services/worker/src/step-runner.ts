@@ -27,7 +27,7 @@ import type { Manifest } from '@streamcell/model';
 import type { RnnWeights } from '@streamcell/rnn';
 import type { ErrorSums } from '@streamcell/state';
 import type { Logger } from '@streamcell/telemetry';
-import { forecastMessages, runStepJob, type StepJob, type StepModel, type StepOutput } from './step-job.ts';
+import { runStepJob, type StepJob, type StepModel, type StepOutput } from './step-job.ts';
 
 /** Messages to the step thread. */
 export type ToStepThread =
@@ -44,9 +44,8 @@ export type FromStepThread =
       readonly states: Float32Array;
       readonly histories: Float32Array;
       readonly known: Int32Array;
-      /** The messages back to back; `ends[i]` is where message i ends (see StepOutput). */
-      readonly bytes: Uint8Array;
-      readonly ends: Uint32Array;
+      /** The forecast messages, packed (see StepOutput). */
+      readonly forecasts: StepOutput['forecasts'];
       readonly sums: ErrorSums;
       readonly kernelSeconds: number;
     }
@@ -54,8 +53,6 @@ export type FromStepThread =
 
 /** What a job's caller gets back: the job's arrays (updated; the ones it passed in when the job ran in place) and the outputs. */
 export interface StepResult extends StepOutput {
-  /** The forecast message of each event, in event order: views of `bytes`. */
-  readonly messages: Buffer[];
   readonly states: Float32Array;
   readonly histories: Float32Array;
   readonly known: Int32Array;
@@ -128,7 +125,7 @@ export class StepRunner {
     }
     this.#onJob('worker');
     const out = runStepJob(model, job);
-    return { ...out, messages: forecastMessages(out), states: job.states, histories: job.histories, known: job.known };
+    return { ...out, states: job.states, histories: job.histories, known: job.known };
   }
 
   /** Stops the step thread, failing the jobs it holds; later jobs run in the caller's thread. */
@@ -152,8 +149,8 @@ export class StepRunner {
     if (answer.type === 'failed') throw new Error(`step thread: ${answer.message}`);
     if (answer.type !== 'done') throw new Error(`step thread answered a job with ${answer.type}`);
     this.#losses = 0;
-    const { bytes, ends, sums, kernelSeconds, states, histories, known } = answer;
-    return { bytes, ends, messages: forecastMessages(answer), sums, kernelSeconds, states, histories, known };
+    const { forecasts, sums, kernelSeconds, states, histories, known } = answer;
+    return { forecasts, sums, kernelSeconds, states, histories, known };
   }
 
   /** The id the current thread knows `model` by, and whether it took it; sends the model the first time. */

@@ -35,11 +35,16 @@ port.on('message', (msg: ToStepThread) => {
     const model = models.get(msg.model);
     if (model === undefined) throw new Error(`step thread has no model ${msg.model}`);
     const { job } = msg;
-    const { bytes, ends, sums, kernelSeconds } = runStepJob(model, job);
-    answer(
-      { type: 'done', id: msg.id, states: job.states, histories: job.histories, known: job.known, bytes, ends, sums, kernelSeconds },
-      [job.states.buffer as ArrayBuffer, job.histories.buffer as ArrayBuffer, job.known.buffer as ArrayBuffer, bytes.buffer as ArrayBuffer, ends.buffer as ArrayBuffer],
-    );
+    const { forecasts, sums, kernelSeconds } = runStepJob(model, job);
+    const { bytes, bounds, keyHashes } = forecasts;
+    answer({ type: 'done', id: msg.id, states: job.states, histories: job.histories, known: job.known, forecasts, sums, kernelSeconds }, [
+      job.states.buffer as ArrayBuffer,
+      job.histories.buffer as ArrayBuffer,
+      job.known.buffer as ArrayBuffer,
+      bytes.buffer as ArrayBuffer,
+      bounds.buffer as ArrayBuffer,
+      keyHashes.buffer as ArrayBuffer,
+    ]);
   } catch (err) {
     answer({ type: 'failed', id: msg.id, message: err instanceof Error ? err.message : String(err) });
   }

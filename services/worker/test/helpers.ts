@@ -2,7 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { weatherOnlyModelsDir } from '../../../test/support/models.ts';
 import { MemoryStateStore } from '@streamcell/state';
-import type { BatchControl, InboundBatch, OutboundRecords, Sink } from '@streamcell/streams';
+import { isPacked, unpackMessages, type BatchControl, type InboundBatch, type OutboundRecords, type Sink, type SinkRecords } from '@streamcell/streams';
 import { createLogger, createWorkerMetrics, type WorkerMetrics } from '@streamcell/telemetry';
 import { loadConfig } from '../src/config.ts';
 import { ModelRegistry } from '../src/models.ts';
@@ -15,19 +15,19 @@ export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** The models the pipeline tests serve: models/weather/1 alone (see test/support/models.ts). */
 export const MODELS_DIR = weatherOnlyModelsDir();
 
-/** A sink that keeps what it was given. */
+/** A sink that keeps what it was given (packed messages unpacked, in their order). */
 export class RecordingSink implements Sink {
   readonly sent: OutboundRecords[] = [];
   failNext = false;
   connect(): Promise<void> {
     return Promise.resolve();
   }
-  send(records: readonly OutboundRecords[]): Promise<void> {
+  send(records: readonly SinkRecords[]): Promise<void> {
     if (this.failNext) {
       this.failNext = false;
       return Promise.reject(new Error('broker unavailable'));
     }
-    this.sent.push(...records);
+    for (const r of records) this.sent.push(isPacked(r) ? { topic: r.topic, messages: unpackMessages(r) } : r);
     return Promise.resolve();
   }
   disconnect(): Promise<void> {

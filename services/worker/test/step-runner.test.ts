@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadModel } from '@streamcell/model';
+import { IDEMPOTENCY_HEADER, idempotencyKey } from '@streamcell/protocol';
+import { murmur2, unpackMessages, type OutboundMessage } from '@streamcell/streams';
 import { createLogger } from '@streamcell/telemetry';
 import { END, RESET, stepModel, type StepJob, type StepModel } from '../src/step-job.ts';
 import { StepRunner, type StepResult, type StepRunnerOptions } from '../src/step-runner.ts';
@@ -66,8 +68,13 @@ function copyJob(job: StepJob): StepJob {
   return { ...job, states: job.states.slice(), histories: job.histories.slice(), known: job.known.slice(), stream: job.stream.slice(), source: job.source.slice(), flags: job.flags.slice(), x: job.x.slice(), actual: job.actual.slice(), ts: job.ts.slice(), waveEnds: job.waveEnds.slice() };
 }
 
+/** A result's forecast messages, unpacked. */
+function messagesOf(r: StepResult): OutboundMessage[] {
+  return unpackMessages(r.forecasts);
+}
+
 function comparable(r: StepResult): unknown {
-  return { states: [...r.states], histories: [...r.histories], known: [...r.known], messages: r.messages.map((b) => b.toString('utf8')), sums: { model: [...r.sums.model], naive: [...r.sums.naive], count: [...r.sums.count] } };
+  return { states: [...r.states], histories: [...r.histories], known: [...r.known], packed: [...r.forecasts.bytes], bounds: [...r.forecasts.bounds], hashes: [...r.forecasts.keyHashes], sums: { model: [...r.sums.model], naive: [...r.sums.naive], count: [...r.sums.count] } };
 }
 
 describe('StepRunner', () => {
@@ -79,7 +86,7 @@ describe('StepRunner', () => {
       const m = models[seed % 2]!;
       const job = randomJob(m, seed, 5 + seed * 7, 6);
       const expected = await inline.run(m, copyJob(job));
-      expect(expected.messages.length).toBe(job.stream.length);
+      expect(messagesOf(expected)).toHaveLength(job.stream.length);
       const got = await threaded.run(m, copyJob(job));
       expect(comparable(got)).toEqual(comparable(expected));
     }
@@ -91,7 +98,7 @@ describe('StepRunner', () => {
     expect(inline.threadJobs).toBe(0);
   });
 
-  it('lays the messages back to back in one buffer of the job, which grows for long stream ids and keeps earlier messages intact', async () => {
+  it('packs the messages back to back in one buffer of the job, which grows for long stream ids and keeps earlier messages intact', async () => {
     const m = await model('weather');
     const job = randomJob(m, 11, 30, 3);
     // Every fifth stream id is long enough that its messages need more room than a job first sets aside.
@@ -99,14 +106,21 @@ describe('StepRunner', () => {
     const withLong = { ...job, streams };
     for (const thread of [false, true]) {
       const r = await runner(thread).run(m, copyJob(withLong));
-      expect(r.messages).toHaveLength(job.stream.length);
+      const { bytes, bounds, keyHashes } = r.forecasts;
+      const messages = messagesOf(r);
+      expect(messages).toHaveLength(job.stream.length);
       // Back to back from the start, and the bytes end where the last message does.
-      expect(r.messages[0]!.byteOffset).toBe(r.bytes.byteOffset);
-      expect(r.bytes.length).toBe(r.ends.at(-1));
+      expect(bounds[0]).toBe(0);
+      expect(bytes.length).toBe(bounds.at(-1));
       for (let e = 0; e < job.stream.length; e++) {
-        expect(r.messages[e]!.buffer).toBe(r.bytes.buffer);
-        const msg = JSON.parse(r.messages[e]!.toString('utf8')) as { stream: string; ts: number; source: { offset: string } };
-        expect([msg.stream, msg.ts, msg.source.offset]).toEqual([streams[job.stream[e]!], job.ts[e], job.offsets[e]]);
+        const stream = streams[job.stream[e]!]!;
+        const m = messages[e]!;
+        expect((m.value as Buffer).buffer).toBe(bytes.buffer);
+        expect(m.key).toBe(stream);
+        expect(keyHashes[e]).toBe(murmur2(Buffer.from(stream, 'utf8')));
+        const msg = JSON.parse((m.value as Buffer).toString('utf8')) as { stream: string; ts: number; source: { topic: string; partition: number; offset: string } };
+        expect([msg.stream, msg.ts, msg.source.offset]).toEqual([stream, job.ts[e], job.offsets[e]]);
+        expect(m.headers).toEqual({ [IDEMPOTENCY_HEADER]: idempotencyKey(msg.source) });
       }
     }
   });
@@ -124,7 +138,7 @@ describe('StepRunner', () => {
     expect(r.known[1]).toBe(0);
     // Stream 0 reset, then stepped once: one known event, no one-step error in its message.
     expect(r.known[0]).toBe(1);
-    expect(JSON.parse(r.messages[0]!.toString()) as object).not.toHaveProperty('error');
+    expect(JSON.parse(String(messagesOf(r)[0]!.value)) as object).not.toHaveProperty('error');
     // Stream 0's result does not depend on the state it had: same as from zeros.
     const fromZero = copyJob(job);
     fromZero.states.fill(0, 0, S);
@@ -207,7 +221,7 @@ describe('StepRunner', () => {
     await r.close();
     await inFlight;
     const after = await r.run(m, randomJob(m, 6, 3, 1));
-    expect(after.messages).toHaveLength(3);
+    expect(messagesOf(after)).toHaveLength(3);
     expect(r.threadJobs).toBe(2);
   });
 });
