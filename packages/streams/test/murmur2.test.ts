@@ -17,6 +17,15 @@ describe('murmur2', () => {
     for (const [input, hash] of vectors) expect(murmur2(Buffer.from(input)), input).toBe(hash);
   });
 
+  it('hashes bytes inside a larger buffer as those bytes alone', () => {
+    const buf = randomBytes(300);
+    for (const start of [0, 1, 2, 3, 5, 100]) {
+      for (const length of [0, 1, 2, 3, 4, 5, 8, 63, 150]) {
+        expect(murmur2(buf, length, start), `${start}+${length}`).toBe(murmur2(Buffer.from(buf.subarray(start, start + length))));
+      }
+    }
+  });
+
   it("puts keys on the same partitions as kafkajs' DefaultPartitioner, for every tail length and partition count", () => {
     const kafkajsPartition = Partitioners.DefaultPartitioner();
     for (const count of [1, 2, 3, 6, 7, 12, 64, 1000]) {
