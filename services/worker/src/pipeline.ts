@@ -148,7 +148,7 @@ interface StreamWork {
   lastTs: number;
   steps: number;
   deleted: boolean;
-  toApply: PendingEvent[];
+  readonly toApply: PendingEvent[];
 }
 
 interface Outgoing {
@@ -492,7 +492,8 @@ export class BatchPipeline {
     w.lastTs = Number.NEGATIVE_INFINITY;
     w.steps = 0;
     w.deleted = false;
-    w.toApply = [];
+    // Emptied in place: the array made with the work is not thrown away at the first load.
+    w.toApply.length = 0;
     if (raw === null) return;
     // Reads the floats straight into w.state and w.history when the shapes match; zeroed again below if they must not count.
     const rec = decodeRecord(raw, { state: w.state, scoring: w.history });
