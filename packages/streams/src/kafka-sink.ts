@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import type { Kafka, Message, Producer, RetryOptions } from 'kafkajs';
 import { sendAsGroup, type GroupMember } from './group-request.ts';
 import { createMurmur2Partitioner } from './murmur2.ts';
@@ -26,6 +27,16 @@ export interface KafkaSinkOptions extends KafkaConnectionOptions {
 }
 
 const DEFAULT_MAX_BATCH_BYTES = 768 * 1024;
+
+/** Whether the installed kafkajs carries the local patch's packed messages (producer/packedMessages.js). */
+const KAFKAJS_TAKES_PACKED = ((): boolean => {
+  try {
+    createRequire(import.meta.url).resolve('kafkajs/src/producer/packedMessages.js');
+    return true;
+  } catch {
+    return false;
+  }
+})();
 const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
 /** Per-record framing in a v2 record batch: length, attributes, deltas and varint lengths, rounded up. */
 const RECORD_OVERHEAD = 24;
@@ -105,6 +116,10 @@ export class KafkaSink implements Sink {
     if (signal?.aborted) return Promise.reject(new SendWithdrawnError());
     if (total === 0) return Promise.resolve();
     if (!this.#connected) return Promise.reject(new StreamcellError('internal', 'KafkaSink.send called before connect() or after disconnect()'));
+    // Unpatched kafkajs would write a packed record as one record with no key and no value.
+    if (!KAFKAJS_TAKES_PACKED && records.some(isPacked)) {
+      return Promise.reject(new StreamcellError('internal', 'kafkajs is installed without the streamcell patch (patches/kafkajs@2.2.4.patch), so it cannot send packed messages; install with pnpm, which applies it'));
+    }
     return new Promise<void>((resolve, reject) => {
       const sizes = messageSizes(records, total);
       const pending: PendingSend = { records, sizes, bytes: sizes.reduce((n, b) => n + b, 0), resolve, reject };
@@ -271,11 +286,11 @@ function packedMessage(packed: PackedMessages, from = 0, to = packed.keyHashes.l
 function byTopic(records: readonly SinkRecords[]): TopicMessages[] {
   const topics: TopicMessages[] = [];
   for (const r of records) {
+    if ((isPacked(r) ? r.keyHashes.length : r.messages.length) === 0) continue;
     let group = topics.find((t) => t.topic === r.topic);
     if (group === undefined) topics.push((group = { topic: r.topic, messages: [] }));
-    if (isPacked(r)) {
-      if (r.keyHashes.length > 0) group.messages.push(packedMessage(r));
-    } else for (const m of r.messages) group.messages.push(m);
+    if (isPacked(r)) group.messages.push(packedMessage(r));
+    else for (const m of r.messages) group.messages.push(m);
   }
   return topics;
 }

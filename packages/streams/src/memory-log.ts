@@ -220,9 +220,12 @@ export class MemoryLog {
       this.#listeners.delete(wake);
     },
     appendAll: (records) => {
-      // Every topic is checked first, so that a send appends all of its records or none.
-      for (const r of records) this.#writable(r.topic);
-      for (const r of records) this.append(r.topic, isPacked(r) ? unpackMessages(r) : r.messages);
+      // Every topic is checked and every packed record read first, so that a send appends all of its records or none.
+      const all = records.map((r) => {
+        this.#writable(r.topic);
+        return { topic: r.topic, messages: isPacked(r) ? unpackMessages(r) : r.messages };
+      });
+      for (const r of all) this.append(r.topic, r.messages);
     },
   };
 

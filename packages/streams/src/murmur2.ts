@@ -13,7 +13,9 @@ const M = 0x5bd1e995;
 const R = 24;
 
 /** MurmurHash2 of `length` bytes of `data` from `start` (default: all of it) as the Java client computes it: a signed 32-bit integer. */
-export function murmur2(data: Uint8Array, length = data.length, start = 0): number {
+export function murmur2(data: Uint8Array, length?: number, start = 0): number {
+  if (length === undefined) length = data.length - start;
+  if (start < 0 || length < 0 || start + length > data.length) throw new RangeError(`murmur2 of ${length} bytes from ${start} is outside ${data.length} bytes`);
   let h = (SEED ^ length) | 0;
   const whole = start + (length & ~3);
   for (let i = start; i < whole; i += 4) {

@@ -69,8 +69,9 @@ export class PackedMessageWriter {
   readonly #bounds: Uint32Array;
   readonly #hashes: Int32Array;
   #count = 0;
-  /** Where the value of the message being written starts (-1: none begun). */
+  /** Where the value of the message being written starts (-1: none begun), and the room given to it. */
   #valueAt = -1;
+  #valueRoom = 0;
 
   /** Room for `messages` messages; `bytesPerMessage` sizes the first buffer (it grows as needed). */
   constructor(messages: number, bytesPerMessage = 256) {
@@ -111,6 +112,7 @@ export class PackedMessageWriter {
     const at = moveAfterLength(out, lengthAt, 1, keyAt, keyEnd, keyBytes);
     this.#hashes[this.#count] = murmur2(out, keyBytes, at - keyBytes);
     this.#valueAt = at + VALUE_LENGTH_ROOM;
+    this.#valueRoom = maxValueBytes;
     return this.#valueAt;
   }
 
@@ -123,7 +125,7 @@ export class PackedMessageWriter {
   endMessage(valueEnd: number, header?: PackedHeader, headerValueTail = ''): void {
     const valueAt = this.#valueAt;
     if (valueAt < 0) throw new Error('PackedMessageWriter: no message begun');
-    if (valueEnd < valueAt || valueEnd > this.#bytes.length) throw new RangeError(`value end ${valueEnd} is outside the room given from ${valueAt}`);
+    if (valueEnd < valueAt || valueEnd - valueAt > this.#valueRoom) throw new RangeError(`value end ${valueEnd} is outside the ${this.#valueRoom} bytes given from ${valueAt}`);
     this.#valueAt = -1;
     let at = moveAfterLength(this.#bytes, valueAt - VALUE_LENGTH_ROOM, VALUE_LENGTH_ROOM, valueAt, valueEnd, valueEnd - valueAt);
     this.#used = at;

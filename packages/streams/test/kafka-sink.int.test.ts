@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isStreamcellError, type StreamcellError } from '@streamcell/protocol';
 import { openTestEnv, type TestEnv } from '../../../test/support/services.ts';
-import { KafkaSink, KafkaSource, SendWithdrawnError, ensureTopics, partitionForKey, type InboundMessage, type StreamsLogger } from '../src/index.ts';
+import { KafkaSink, KafkaSource, PackedMessageWriter, SendWithdrawnError, ensureTopics, partitionForKey, type InboundMessage, type StreamsLogger } from '../src/index.ts';
 import { waitFor } from './source-contract.ts';
 
 let env: TestEnv;
@@ -65,6 +65,45 @@ describe('KafkaSink', () => {
       ['bad-stream', Buffer.from([0xff, 0x00])],
       [null, null],
     ]);
+  });
+
+  it('sends packed messages as the records they pack, on the partitions of their keys, cut across produce requests, between messages as objects', async () => {
+    const topic = await env.createTopic('packed', 6);
+    // Little room per request: the packed messages are cut into several calls.
+    const sink = new KafkaSink({ brokers: env.brokers, clientId: `${env.ns}-packed`, maxBatchBytes: 4_000 });
+    await sink.connect();
+    const writer = new PackedMessageWriter(200);
+    const header = PackedMessageWriter.header('streamcell-idempotency-key', 'events/3/');
+    for (let i = 0; i < 200; i++) {
+      const key = i % 7 === 0 ? `capteur-é-${i}` : `sensor-${i % 40}`;
+      const value = Buffer.from(JSON.stringify({ i, pad: 'x'.repeat(i % 3 === 0 ? 10 : 100) }));
+      const at = writer.beginValue(key, value.length);
+      value.copy(writer.buffer, at);
+      writer.endMessage(at + value.length, i % 5 === 0 ? undefined : header, String(1000 + i));
+    }
+    try {
+      await sink.send([{ topic, messages: [{ key: 'first', value: 'object before' }] }, { topic, ...writer.finish() }, { topic, messages: [{ key: 'first', value: 'object after' }] }]);
+    } finally {
+      await sink.disconnect();
+    }
+    expect(sink.requestsSent).toBeGreaterThan(3);
+    const got = await readAll([topic], 202);
+    expect(got).toHaveLength(202);
+    const packed = got.filter((m) => m.key?.toString() !== 'first');
+    for (const m of packed) {
+      const key = m.key!.toString('utf8');
+      const { i } = JSON.parse(m.value!.toString()) as { i: number };
+      expect(key).toBe(i % 7 === 0 ? `capteur-é-${i}` : `sensor-${i % 40}`);
+      expect(m.partition, key).toBe(partitionForKey(key, 6));
+      expect(m.headers).toEqual(i % 5 === 0 ? {} : { 'streamcell-idempotency-key': `events/3/${1000 + i}` });
+    }
+    // Each partition in the order written.
+    for (let p = 0; p < 6; p++) {
+      const order = packed.filter((m) => m.partition === p).sort((a, b) => Number(a.offset) - Number(b.offset)).map((m) => (JSON.parse(m.value!.toString()) as { i: number }).i);
+      expect(order).toEqual([...order].sort((a, b) => a - b));
+    }
+    const firsts = got.filter((m) => m.key?.toString() === 'first').sort((a, b) => Number(a.offset) - Number(b.offset));
+    expect(firsts.map((m) => m.value!.toString())).toEqual(['object before', 'object after']);
   });
 
   it('delivers a send far above the broker message limit in order, and reports a single oversized message as too_large', async () => {

@@ -23,7 +23,10 @@ describe('murmur2', () => {
       for (const length of [0, 1, 2, 3, 4, 5, 8, 63, 150]) {
         expect(murmur2(buf, length, start), `${start}+${length}`).toBe(murmur2(Buffer.from(buf.subarray(start, start + length))));
       }
+      // Without a length: to the end.
+      expect(murmur2(buf, undefined, start)).toBe(murmur2(Buffer.from(buf.subarray(start))));
     }
+    expect(() => murmur2(buf, 10, 295)).toThrow(RangeError);
   });
 
   it("puts keys on the same partitions as kafkajs' DefaultPartitioner, for every tail length and partition count", () => {

@@ -32,6 +32,11 @@ const produceV3 = require('kafkajs/src/protocol/requests/produce/v3/request.js')
   topicData: { topic: string; partitions: { partition: number; firstSequence?: number; messages: KafkaMessage[] }[] }[];
 }) => { encode(): Promise<KafkaEncoderObject> };
 
+type SendMessages = (args: { acks: number; timeout?: number; compression?: number; topicMessages: { topic: string; messages: KafkaMessage[] }[] }) => Promise<unknown[]>;
+const createSendMessages = require('kafkajs/src/producer/sendMessages.js') as (deps: object) => SendMessages;
+const createRetry = require('kafkajs/src/retry/index.js') as (options: object) => unknown;
+const { KafkaJSError } = require('kafkajs/src/errors.js') as { KafkaJSError: new (message: string, options: { retriable: boolean }) => Error };
+
 const HEADER = 'streamcell-idempotency-key';
 
 /** Messages of every shape the writer has to get right: keys and values of 1-, 2- and 3-byte varint lengths, non-ASCII text, with and without a header. */
@@ -102,6 +107,8 @@ describe('packed messages', () => {
     expect(() => w.beginValue('k', 10)).toThrow(/not ended/);
     expect(() => w.finish()).toThrow(/not ended/);
     expect(() => w.endMessage(at - 1)).toThrow(RangeError);
+    // A value longer than the room it was given.
+    expect(() => w.endMessage(at + 11)).toThrow(/outside the 10 bytes/);
     w.endMessage(at + 3);
     expect(() => w.beginValue('k', 10)).toThrow(/room for 1 messages/);
     expect(unpackMessages(w.finish())).toHaveLength(1);
@@ -141,7 +148,64 @@ describe('packed messages', () => {
     await expect(produceV3({ acks: -1, timeout: 1, compression: 1, topicData: [{ topic: 'forecasts', partitions: [{ partition: 0, messages: byPacked['0'] ?? [] }] }] }).encode()).rejects.toThrow(/without compression/);
   });
 
-  it('are cut between messages by KafkaSink as the same messages as objects are, nothing lost or reordered', () => {
+  it('count as one record each in the idempotent producer\'s sequence numbers, also when a send fails and is retried', async () => {
+    const samples = sampleMessages(50);
+    const packed = pack('forecasts', samples);
+    const pseudo: KafkaMessage = { value: null, streamcellPacked: { bytes: packed.bytes, bounds: packed.bounds, keyHashes: packed.keyHashes } };
+    const sequences = new Map<number, number>();
+    const requests: { partition: number; firstSequence: number; messages: KafkaMessage[] }[][] = [];
+    let failures = 1;
+    const broker = {
+      nodeId: 1,
+      produce: ({ topicData }: { topicData: { partitions: { partition: number; firstSequence: number; messages: KafkaMessage[] }[] }[] }) => {
+        requests.push(topicData[0]!.partitions.map((p) => ({ ...p })));
+        if (failures-- > 0) return Promise.reject(new KafkaJSError('broker busy', { retriable: true }));
+        return Promise.resolve({ topics: [] });
+      },
+    };
+    const logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+    const send = createSendMessages({
+      logger,
+      partitioner: createMurmur2Partitioner()(),
+      retrier: createRetry({ retries: 3, initialRetryTime: 1, maxRetryTime: 5 }),
+      cluster: {
+        refreshMetadataIfNecessary: () => Promise.resolve(),
+        refreshMetadata: () => Promise.resolve(),
+        addMultipleTargetTopics: () => Promise.resolve(),
+        isConnected: () => true,
+        findTopicPartitionMetadata: () => partitionMetadata,
+        findLeaderForPartitions: (_: string, partitions: string[]) => ({ 1: partitions.map(Number) }),
+        findBroker: () => Promise.resolve(broker),
+      },
+      eosManager: {
+        isTransactional: () => false,
+        getProducerId: () => 7,
+        getProducerEpoch: () => 0,
+        getTransactionalId: () => undefined,
+        acquireBrokerLock: () => Promise.resolve(),
+        releaseBrokerLock: () => Promise.resolve(),
+        getSequence: (_: string, partition: number) => sequences.get(partition) ?? 0,
+        updateSequence: (_: string, partition: number, increment: number) => sequences.set(partition, (sequences.get(partition) ?? 0) + increment),
+      },
+    });
+    const extra: KafkaMessage = { key: samples[0]!.key, value: 'object' };
+    await send({ acks: -1, topicMessages: [{ topic: 'forecasts', messages: [pseudo, extra] }] });
+    await send({ acks: -1, topicMessages: [{ topic: 'forecasts', messages: [pseudo] }] });
+    // The first request failed and was retried: same first sequences, none skipped.
+    expect(requests).toHaveLength(3);
+    expect(requests[1]!.map((p) => [p.partition, p.firstSequence])).toEqual(requests[0]!.map((p) => [p.partition, p.firstSequence]));
+    const perPartition = new Map<number, number>();
+    for (const s of [...samples, { key: samples[0]!.key }, ...samples]) {
+      const p = partitionForKey(s.key, 12);
+      perPartition.set(p, (perPartition.get(p) ?? 0) + 1);
+    }
+    expect(new Map([...sequences].filter(([, n]) => n > 0))).toEqual(perPartition);
+    // The second send starts each partition where the first ended.
+    for (const p of requests[2]!) expect(p.firstSequence, `partition ${p.partition}`).toBe(perPartition.get(p.partition)! - recordCount(p.messages));
+  });
+
+  it('are cut between messages by KafkaSink as the same messages as objects are, nothing lost or reordered', async () => {
+    vi.spyOn(Date, 'now').mockReturnValue(1_764_240_000_123);
     const samples = sampleMessages(80);
     const packed = pack('forecasts', samples);
     const objects = { topic: 'forecasts', messages: asObjects(samples) };
@@ -158,17 +222,30 @@ describe('packed messages', () => {
         };
         const got = chunk.map((t) => ({ topic: t.topic, messages: comparable(t.messages.flatMap(unpacked)) }));
         expect(got, `budget ${budget}, chunk ${c}`).toEqual(same[c]!.map((t) => ({ topic: t.topic, messages: comparable(t.messages as OutboundMessage[]) })));
+        // And the same produce request, key hashes and all.
+        const request = (topics: { topic: string; messages: unknown[] }[]): Promise<KafkaEncoderObject> =>
+          produceV3({
+            acks: -1,
+            timeout: 1,
+            topicData: topics.map((t) => {
+              const byPartition = group({ topic: t.topic, partitionMetadata, messages: t.messages as KafkaMessage[], partitioner: createMurmur2Partitioner()() });
+              return { topic: t.topic, partitions: Object.keys(byPartition).map((p) => ({ partition: Number(p), messages: byPartition[p]! })) };
+            }),
+          }).encode();
+        expect((await request(chunk)).buffer.equals((await request(same[c]!)).buffer), `budget ${budget}, chunk ${c}`).toBe(true);
       }
     }
   });
 
-  it('land in the in-memory log as the messages they pack, on the partitions of their keys', async () => {
+  it('land in the in-memory log as the messages they pack, on the partitions of their keys (which their key hashes give too)', async () => {
     const log = new MemoryLog();
     log.createTopic('forecasts', 5);
     const samples = sampleMessages(60);
     const sink = log.sink();
     await sink.connect();
-    await sink.send([pack('forecasts', samples)]);
+    const packed = pack('forecasts', samples);
+    for (const [i, s] of samples.entries()) expect((packed.keyHashes[i]! & 0x7fffffff) % 5).toBe(partitionForKey(s.key, 5));
+    await sink.send([packed]);
     const seen = new Map<number, OutboundMessage[]>();
     for (const s of samples) {
       const p = partitionForKey(s.key, 5);

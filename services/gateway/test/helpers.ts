@@ -6,7 +6,7 @@
  */
 import { weatherOnlyModelsDir } from '../../../test/support/models.ts';
 import type { FastifyInstance } from 'fastify';
-import { SendWithdrawnError, type OutboundRecords, type SendOptions, type Sink } from '@streamcell/streams';
+import { SendWithdrawnError, isPacked, unpackMessages, type OutboundRecords, type SendOptions, type Sink, type SinkRecords } from '@streamcell/streams';
 import { createGatewayMetrics, createLogger, type GatewayMetrics } from '@streamcell/telemetry';
 import { buildApp } from '../src/app.ts';
 import { loadConfig, type GatewayConfig } from '../src/config.ts';
@@ -39,7 +39,8 @@ export class MemorySink implements Sink {
   connect(): Promise<void> {
     return Promise.resolve();
   }
-  send(records: readonly OutboundRecords[], options: SendOptions = {}): Promise<void> {
+  send(sinkRecords: readonly SinkRecords[], options: SendOptions = {}): Promise<void> {
+    const records = sinkRecords.map((r) => (isPacked(r) ? { topic: r.topic, messages: unpackMessages(r) } : r));
     if (this.fail) return Promise.reject(this.fail);
     if (!this.hold) {
       this.sent.push(...records);
