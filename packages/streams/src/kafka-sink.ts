@@ -27,6 +27,10 @@ export interface KafkaSinkOptions extends KafkaConnectionOptions {
 }
 
 const DEFAULT_MAX_BATCH_BYTES = 768 * 1024;
+const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
+/** Per-record framing in a v2 record batch: length, attributes, deltas and varint lengths, rounded up. */
+const RECORD_OVERHEAD = 24;
+const HEADER_OVERHEAD = 8;
 
 /** Whether the installed kafkajs carries the local patch's packed messages (producer/packedMessages.js). */
 const KAFKAJS_TAKES_PACKED = ((): boolean => {
@@ -37,10 +41,6 @@ const KAFKAJS_TAKES_PACKED = ((): boolean => {
     return false;
   }
 })();
-const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
-/** Per-record framing in a v2 record batch: length, attributes, deltas and varint lengths, rounded up. */
-const RECORD_OVERHEAD = 24;
-const HEADER_OVERHEAD = 8;
 
 /**
  * A {@link Sink} on a kafkajs idempotent producer: acks from all in-sync

@@ -99,15 +99,7 @@ export class PackedMessageWriter {
     const lengthAt = this.#used;
     // The key's length is written once its bytes are: 1 byte for keys of up to 63 bytes, else moved.
     const keyAt = lengthAt + 1;
-    let keyEnd = keyAt + key.length;
-    for (let i = 0; i < key.length; i++) {
-      const c = key.charCodeAt(i);
-      if (c >= 0x80) {
-        keyEnd = keyAt + out.write(key, keyAt, 'utf8');
-        break;
-      }
-      out[keyAt + i] = c;
-    }
+    const keyEnd = putUtf8(out, keyAt, key);
     const keyBytes = keyEnd - keyAt;
     const at = moveAfterLength(out, lengthAt, 1, keyAt, keyEnd, keyBytes);
     this.#hashes[this.#count] = murmur2(out, keyBytes, at - keyBytes);
