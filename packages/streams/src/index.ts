@@ -24,7 +24,7 @@ export type { KafkaConnectionOptions } from './kafka-client.ts';
 export { MemoryLog } from './memory-log.ts';
 export type { AppendMessage, AppendResult, MemoryLogOptions, MemorySourceOptions } from './memory-log.ts';
 export { createMurmur2Partitioner, murmur2, partitionForKey } from './murmur2.ts';
-export { PackedMessageWriter, isPacked, packedCount, unpackMessages } from './packed.ts';
+export { PackedMessageWriter, isPacked, messageCount, unpackMessages } from './packed.ts';
 export type { PackedBytes, PackedHeader, PackedMessages } from './packed.ts';
 export { silentLogger } from './logger.ts';
 export { sendAsGroup } from './group-request.ts';

@@ -5,7 +5,7 @@ import { createMurmur2Partitioner } from './murmur2.ts';
 import { StreamcellError } from '@streamcell/protocol';
 import { createKafkaClient, findCause, kafkaUnavailable, type KafkaConnectionOptions } from './kafka-client.ts';
 import { silentLogger, type StreamsLogger } from './logger.ts';
-import { isPacked, type PackedMessages } from './packed.ts';
+import { isPacked, messageCount, type PackedMessages } from './packed.ts';
 import { SendWithdrawnError, type OutboundMessage, type SendOptions, type Sink, type SinkRecords } from './types.ts';
 
 /** Settings of a {@link KafkaSink}. */
@@ -286,7 +286,7 @@ function packedMessage(packed: PackedMessages, from = 0, to = packed.keyHashes.l
 function byTopic(records: readonly SinkRecords[]): TopicMessages[] {
   const topics: TopicMessages[] = [];
   for (const r of records) {
-    if ((isPacked(r) ? r.keyHashes.length : r.messages.length) === 0) continue;
+    if (messageCount(r) === 0) continue;
     let group = topics.find((t) => t.topic === r.topic);
     if (group === undefined) topics.push((group = { topic: r.topic, messages: [] }));
     if (isPacked(r)) group.messages.push(packedMessage(r));
@@ -298,7 +298,7 @@ function byTopic(records: readonly SinkRecords[]): TopicMessages[] {
 /** How many messages `records` hold. */
 function countMessages(records: readonly SinkRecords[]): number {
   let n = 0;
-  for (const r of records) n += isPacked(r) ? r.keyHashes.length : r.messages.length;
+  for (const r of records) n += messageCount(r);
   return n;
 }
 

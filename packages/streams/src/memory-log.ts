@@ -3,7 +3,7 @@ import { silentLogger, type StreamsLogger } from './logger.ts';
 import { partitionForKey } from './murmur2.ts';
 import type { EnsureTopicsResult, TopicSpec } from './topics.ts';
 import { SendWithdrawnError } from './types.ts';
-import { isPacked, unpackMessages } from './packed.ts';
+import { isPacked, messageCount, unpackMessages } from './packed.ts';
 import type { BatchControl, BatchHandler, InboundBatch, InboundMessage, OutboundMessage, PartitionLag, SendOptions, Sink, SinkRecords, Source } from './types.ts';
 
 /** Settings of a {@link MemoryLog}. */
@@ -467,7 +467,7 @@ class MemorySink implements Sink {
   send(records: readonly SinkRecords[], options: SendOptions = {}): Promise<void> {
     // Appends at once, so a send is only withdrawn when aborted before it is made.
     if (options.signal?.aborted) return Promise.reject(new SendWithdrawnError());
-    if (records.every((r) => (isPacked(r) ? r.keyHashes.length : r.messages.length) === 0)) return Promise.resolve();
+    if (records.every((r) => messageCount(r) === 0)) return Promise.resolve();
     // Same contract as KafkaSink, so that a lifecycle bug shows up in the demo too.
     if (!this.#connected) return Promise.reject(new StreamcellError('internal', 'sink send called before connect() or after disconnect()'));
     try {

@@ -20,7 +20,7 @@
  * picks the partition: (hash & 0x7fffffff) % partitions.
  */
 import { murmur2 } from './murmur2.ts';
-import type { OutboundMessage } from './types.ts';
+import type { OutboundMessage, OutboundRecords } from './types.ts';
 
 /** Messages for one topic, packed; see the file comment. */
 export interface PackedMessages {
@@ -40,9 +40,9 @@ export function isPacked<T extends { readonly topic: string }>(records: T | Pack
   return (records as Partial<PackedMessages>).bounds !== undefined;
 }
 
-/** How many messages `packed` holds. */
-export function packedCount(packed: PackedBytes): number {
-  return packed.keyHashes.length;
+/** How many messages `records` hold, packed or as objects. */
+export function messageCount(records: PackedBytes | Pick<OutboundRecords, 'messages'>): number {
+  return 'keyHashes' in records ? records.keyHashes.length : records.messages.length;
 }
 
 /** A header of packed messages, prepared by {@link PackedMessageWriter.header}. */

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { chunkRecords } from '../src/kafka-sink.ts';
 import { MemoryLog } from '../src/memory-log.ts';
 import { createMurmur2Partitioner, murmur2, partitionForKey } from '../src/murmur2.ts';
-import { PackedMessageWriter, isPacked, packedCount, unpackMessages, type PackedMessages } from '../src/packed.ts';
+import { PackedMessageWriter, isPacked, messageCount, unpackMessages, type PackedMessages } from '../src/packed.ts';
 import type { OutboundMessage } from '../src/types.ts';
 
 /**
@@ -90,14 +90,14 @@ describe('packed messages', () => {
     const packed = pack('forecasts', samples);
     expect(isPacked(packed)).toBe(true);
     expect(isPacked({ topic: 'forecasts', messages: [] })).toBe(false);
-    expect(packedCount(packed)).toBe(300);
+    expect(messageCount(packed)).toBe(300);
     expect(packed.bounds[0]).toBe(0);
     expect(packed.bounds.at(-1)).toBe(packed.bytes.length);
     expect(comparable(unpackMessages(packed))).toEqual(comparable(asObjects(samples)));
     for (const [i, s] of samples.entries()) expect(packed.keyHashes[i]).toBe(murmur2(Buffer.from(s.key, 'utf8')));
     // Nothing written: nothing packed.
     const none = new PackedMessageWriter(0).finish();
-    expect([packedCount(none), none.bytes.length, [...none.bounds]]).toEqual([0, 0, [0]]);
+    expect([messageCount(none), none.bytes.length, [...none.bounds]]).toEqual([0, 0, [0]]);
   });
 
   it('refuse a message begun twice, ended without a beginning, or beyond the room given', () => {

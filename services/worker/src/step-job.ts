@@ -83,9 +83,10 @@ export interface StepOutput {
    * The forecast messages of the events, in event order, packed as Kafka
    * records carry them (see @streamcell/streams packed.ts): key = stream id,
    * value = the forecast JSON, header {@link IDEMPOTENCY_HEADER} = the source
-   * coordinates. Each array owns its whole ArrayBuffer (its bytes may run
-   * past the last message: room set aside and not used), so that a step
-   * thread hands them over in one transfer each.
+   * coordinates. Each array is a view from the start of an ArrayBuffer of
+   * its own (that of `bytes` may run past the last message: room set aside
+   * and not used), so that a step thread hands them over in one transfer
+   * each.
    */
   readonly forecasts: PackedBytes;
   readonly sums: ErrorSums;
